@@ -1,0 +1,577 @@
+//! The subcommands.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use proverka_ledger::{
+    Genesis, GenesisIssuer, IssuerRecord, GENESIS_FORMAT, ISSUER_REGISTRATION_CONTENT_TYPE,
+};
+use proverka_node::datadir::{DataDir, NodePublic};
+use proverka_statement::{
+    sign_statement, statement_id, ContentType, KeyType, Limits, PrivateKey, PublicKey,
+    SignedStatement, StatementParams,
+};
+
+use crate::client::{Client, Submitted};
+use crate::Failure;
+
+const DEFAULT_URL: &str = "http://127.0.0.1:7380";
+
+#[derive(Parser)]
+#[command(
+    name = "proverka",
+    version,
+    about = "Proverka: a verifiable ledger for city-scale IoT"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Alg {
+    P256,
+    Ed25519,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a ledger node (with --dev: a single-node ledger that bootstraps itself).
+    Node {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Create keys, an admin issuer and a one-validator genesis on first start.
+        #[arg(long)]
+        dev: bool,
+        /// Genesis file (first start without --dev).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        #[arg(long, default_value = proverka_node::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Create a node's keys in DIR/keys (for an explicit genesis) and print their public halves.
+    Init {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The log origin, e.g. "ledger.example.city/proverka".
+        #[arg(long)]
+        origin: String,
+    },
+    /// Write a genesis file for a node whose keys were made by `proverka init`.
+    Genesis {
+        /// The node's keys/public.json.
+        #[arg(long)]
+        node_public: PathBuf,
+        /// Origin (must equal the one given to `proverka init`).
+        #[arg(long)]
+        origin: String,
+        /// Public (or private) PEM key of the first administrator issuer.
+        #[arg(long)]
+        admin_key: PathBuf,
+        #[arg(long)]
+        admin_iss: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate a signing key: NAME.key.pem (PKCS#8, private) and NAME.pub.pem.
+    Keygen {
+        /// Output name prefix.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "p256")]
+        alg: Alg,
+    },
+    /// Sign a file as a SCITT signed statement (tagged COSE_Sign1).
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        iss: String,
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        content_type: String,
+        #[arg(long)]
+        payload: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a statement registering a new issuer (signer must be an admin issuer).
+    IssuerStatement {
+        /// The signing admin's private key.
+        #[arg(long)]
+        admin_key: PathBuf,
+        #[arg(long)]
+        admin_iss: String,
+        /// The new issuer's public (or private) PEM key.
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        iss: String,
+        /// The new issuer may register issuers too.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Submit a signed statement; writes its receipt once registered.
+    Submit {
+        statement: PathBuf,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+        /// Where to write the receipt.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+    },
+    /// Fetch the receipt of a registered statement.
+    Receipt {
+        /// The statement file (its entry id is computed) ...
+        #[arg(long, conflicts_with = "id")]
+        statement: Option<PathBuf>,
+        /// ... or the entry id.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Fetch the ledger's public material for offline verification.
+    Fetch {
+        #[arg(value_enum)]
+        what: FetchWhat,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a statement and its receipt offline with the ledger's published key.
+    Verify {
+        #[arg(long)]
+        statement: PathBuf,
+        #[arg(long)]
+        receipt: PathBuf,
+        /// The ledger's keys: a COSE_KeySet from /.well-known/scitt-keys ...
+        #[arg(long, conflicts_with = "genesis")]
+        keys: Option<PathBuf>,
+        /// ... or its genesis file.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
+    /// Verify that checkpoint NEW extends checkpoint OLD (append-only), offline with a proof
+    /// file or by fetching the proof.
+    VerifyConsistency {
+        #[arg(long)]
+        old: PathBuf,
+        #[arg(long)]
+        new: PathBuf,
+        /// The ledger's genesis file (origin and checkpoint key).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// A consistency proof saved from GET /proofs/consistency ...
+        #[arg(long, conflicts_with = "url")]
+        proof: Option<PathBuf>,
+        /// ... or the ledger to fetch it from.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FetchWhat {
+    /// /.well-known/scitt-keys (COSE_KeySet)
+    Keys,
+    /// /checkpoint (signed note)
+    Checkpoint,
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::input)?;
+    rt.block_on(dispatch(cli.command))
+}
+
+async fn dispatch(cmd: Command) -> Result<(), Failure> {
+    match cmd {
+        Command::Node {
+            data_dir,
+            dev,
+            genesis,
+            listen,
+        } => node(data_dir, dev, genesis, listen).await,
+        Command::Init { data_dir, origin } => init(&data_dir, &origin),
+        Command::Genesis {
+            node_public,
+            origin,
+            admin_key,
+            admin_iss,
+            out,
+        } => genesis(&node_public, &origin, &admin_key, &admin_iss, &out),
+        Command::Keygen { out, alg } => keygen(&out, alg),
+        Command::Sign {
+            key,
+            iss,
+            sub,
+            content_type,
+            payload,
+            out,
+        } => {
+            let key = read_private(&key)?;
+            let payload = read(&payload)?;
+            let stmt = sign(&key, &iss, &sub, &content_type, &payload);
+            write(&out, &stmt)?;
+            println!("{}", hex::encode(statement_id(&stmt)));
+            Ok(())
+        }
+        Command::IssuerStatement {
+            admin_key,
+            admin_iss,
+            key,
+            iss,
+            admin,
+            out,
+        } => {
+            let signer = read_private(&admin_key)?;
+            let record = IssuerRecord {
+                iss: iss.clone(),
+                key: read_public(&key)?,
+                admin,
+            };
+            let stmt = sign(
+                &signer,
+                &admin_iss,
+                &iss,
+                ISSUER_REGISTRATION_CONTENT_TYPE,
+                &record.encode(),
+            );
+            write(&out, &stmt)?;
+            println!("{}", hex::encode(statement_id(&stmt)));
+            Ok(())
+        }
+        Command::Submit {
+            statement,
+            url,
+            receipt,
+        } => submit(&statement, &url, receipt.as_deref()).await,
+        Command::Receipt {
+            statement,
+            id,
+            url,
+            out,
+        } => {
+            let id = match (statement, id) {
+                (Some(p), _) => hex::encode(statement_id(&read(&p)?)),
+                (None, Some(id)) => id,
+                (None, None) => return Err(Failure::input("give --statement FILE or --id ID")),
+            };
+            let client = Client::new(&url)?;
+            match client.receipt(&id).await? {
+                Some(r) => write(&out, &r),
+                None => Err(Failure::refused(format!(
+                    "{id} is accepted but not yet registered; retry"
+                ))),
+            }
+        }
+        Command::Fetch { what, url, out } => {
+            let client = Client::new(&url)?;
+            let bytes = match what {
+                FetchWhat::Keys => {
+                    client
+                        .get_bytes("/.well-known/scitt-keys", "application/cose-key-set")
+                        .await?
+                }
+                FetchWhat::Checkpoint => client.get_bytes("/checkpoint", "text/plain").await?,
+            };
+            write(&out, &bytes)
+        }
+        Command::Verify {
+            statement,
+            receipt,
+            keys,
+            genesis,
+        } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
+        Command::VerifyConsistency {
+            old,
+            new,
+            genesis,
+            proof,
+            url,
+        } => verify_consistency(&old, &new, &genesis, proof.as_deref(), url.as_deref()).await,
+    }
+}
+
+async fn node(
+    data_dir: PathBuf,
+    dev: bool,
+    genesis: Option<PathBuf>,
+    listen: SocketAddr,
+) -> Result<(), Failure> {
+    let cfg = proverka_node::NodeConfig {
+        data_dir: data_dir.clone(),
+        listen,
+        dev,
+        genesis,
+    };
+    let node = proverka_node::start(cfg).await.map_err(Failure::input)?;
+    let s = &node.shared;
+    println!("proverka node listening on http://{}", node.addr);
+    println!("  origin    {}", s.genesis.origin);
+    println!("  chain id  {}", hex::encode(s.genesis_id));
+    println!("  log size  {}", s.head().size);
+    if dev {
+        let dir = DataDir::new(&data_dir);
+        println!(
+            "  dev admin key {} (iss \"{}\")",
+            dir.dev_admin_key().display(),
+            proverka_node::datadir::DEV_ADMIN_ISS
+        );
+    }
+    wait_for_signal().await;
+    println!("proverka node stopping");
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn init(data_dir: &Path, origin: &str) -> Result<(), Failure> {
+    let public = DataDir::new(data_dir)
+        .init_keys(origin)
+        .map_err(Failure::input)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&public).unwrap_or_default()
+    );
+    println!("wrote {}", data_dir.join("keys").display());
+    Ok(())
+}
+
+fn genesis(
+    node_public: &Path,
+    origin: &str,
+    admin_key: &Path,
+    admin_iss: &str,
+    out: &Path,
+) -> Result<(), Failure> {
+    let public: NodePublic = serde_json::from_slice(&read(node_public)?)
+        .map_err(|e| Failure::input(format!("{}: {e}", node_public.display())))?;
+    let admin = read_public(admin_key)?;
+    let created_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let genesis = Genesis {
+        format: GENESIS_FORMAT.to_owned(),
+        origin: origin.to_owned(),
+        created_ms,
+        validators: vec![public.validator],
+        receipt_key: public.receipt_key,
+        checkpoint_vkey: public.checkpoint_vkey,
+        issuers: vec![GenesisIssuer::new(admin_iss, &admin, true)],
+    };
+    let bytes = genesis.to_bytes();
+    Genesis::from_bytes(&bytes).map_err(Failure::input)?;
+    write(out, &bytes)?;
+    println!("chain id {}", hex::encode(Genesis::id(&bytes)));
+    Ok(())
+}
+
+fn keygen(out: &Path, alg: Alg) -> Result<(), Failure> {
+    let kt = match alg {
+        Alg::P256 => KeyType::P256,
+        Alg::Ed25519 => KeyType::Ed25519,
+    };
+    let key = PrivateKey::generate(kt).map_err(Failure::input)?;
+    let private = with_suffix(out, ".key.pem");
+    let public = with_suffix(out, ".pub.pem");
+    proverka_node::datadir::write_secret(&private, key.to_pkcs8_pem().as_bytes())
+        .map_err(Failure::input)?;
+    write(&public, key.public_key().to_spki_pem().as_bytes())?;
+    println!("private key {}", private.display());
+    println!("public key  {}", public.display());
+    println!("kid         {}", hex::encode(key.public_key().thumbprint()));
+    Ok(())
+}
+
+fn sign(key: &PrivateKey, iss: &str, sub: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let params = StatementParams {
+        iss,
+        sub,
+        iat,
+        content_type: ContentType::Text(content_type.to_owned()),
+        payload,
+    };
+    sign_statement(key, &params)
+}
+
+async fn submit(statement: &Path, url: &str, receipt_out: Option<&Path>) -> Result<(), Failure> {
+    let bytes = read(statement)?;
+    let id = hex::encode(statement_id(&bytes));
+    let client = Client::new(url)?;
+    let receipt = match client.submit(bytes).await? {
+        Submitted::Receipt(r) => r,
+        Submitted::Pending => poll_receipt(&client, &id).await?,
+    };
+    println!("registered {id}");
+    if let Some(out) = receipt_out {
+        write(out, &receipt)?;
+        println!("receipt written to {}", out.display());
+    }
+    Ok(())
+}
+
+async fn poll_receipt(client: &Client, id: &str) -> Result<Vec<u8>, Failure> {
+    for _ in 0..60 {
+        if let Some(r) = client.receipt(id).await? {
+            return Ok(r);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(Failure::network(format!(
+        "{id} accepted but not registered within 60 s"
+    )))
+}
+
+fn verify(
+    statement: &Path,
+    receipt: &Path,
+    keys: Option<&Path>,
+    genesis: Option<&Path>,
+) -> Result<(), Failure> {
+    let stmt_bytes = read(statement)?;
+    let receipt_bytes = read(receipt)?;
+    let ledger_keys = match (keys, genesis) {
+        (Some(k), _) => PublicKey::from_cose_key_set(&read(k)?).map_err(Failure::input)?,
+        (None, Some(g)) => {
+            let genesis = Genesis::from_bytes(&read(g)?).map_err(Failure::input)?;
+            vec![genesis.receipt_public_key().map_err(Failure::input)?]
+        }
+        (None, None) => return Err(Failure::input("give --keys FILE or --genesis FILE")),
+    };
+    let stmt = SignedStatement::parse(&stmt_bytes, &Limits::default()).map_err(Failure::verify)?;
+    let mut last_err = String::from("no ledger key");
+    for key in &ledger_keys {
+        match proverka_log::verify_receipt(&receipt_bytes, &stmt_bytes, key) {
+            Ok(v) => {
+                println!(
+                    "OK: statement {} from {:?} (subject {:?})",
+                    hex::encode(statement_id(&stmt_bytes)),
+                    stmt.issuer(),
+                    stmt.subject()
+                );
+                println!(
+                    "    is leaf {} of the tree of size {} with root {}",
+                    v.leaf_index,
+                    v.tree_size,
+                    hex::encode(v.root)
+                );
+                return Ok(());
+            }
+            Err(e) => last_err = e.to_string(),
+        }
+    }
+    Err(Failure::verify(last_err))
+}
+
+async fn verify_consistency(
+    old: &Path,
+    new: &Path,
+    genesis: &Path,
+    proof: Option<&Path>,
+    url: Option<&str>,
+) -> Result<(), Failure> {
+    let genesis = Genesis::from_bytes(&read(genesis)?).map_err(Failure::input)?;
+    let check = |path: &Path| -> Result<proverka_log::VerifiedCheckpoint, Failure> {
+        proverka_log::verify_checkpoint(&read(path)?, &genesis.origin, &genesis.checkpoint_vkey)
+            .map_err(|e| Failure::verify(format!("{}: {e}", path.display())))
+    };
+    let (a, b) = (check(old)?, check(new)?);
+    if a.size > b.size {
+        return Err(Failure::input("--old is larger than --new; swap them"));
+    }
+    let proof_json = match (proof, url) {
+        (Some(p), _) => read(p)?,
+        (None, Some(u)) => {
+            Client::new(u)?
+                .get_bytes(
+                    &format!("/proofs/consistency?old={}&new={}", a.size, b.size),
+                    "application/json",
+                )
+                .await?
+        }
+        (None, None) if a.size == b.size || a.size == 0 => b"{\"path\":[]}".to_vec(),
+        (None, None) => return Err(Failure::input("give --proof FILE or --url URL")),
+    };
+    let value: serde_json::Value = serde_json::from_slice(&proof_json).map_err(Failure::input)?;
+    let path = value["path"]
+        .as_array()
+        .ok_or_else(|| Failure::input("proof has no \"path\" array"))?
+        .iter()
+        .map(|h| parse_hash(h.as_str().unwrap_or("")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.size > 0 {
+        proverka_log::verify_consistency(a.size, b.size, &a.root, &b.root, &path)
+            .map_err(Failure::verify)?;
+    }
+    println!(
+        "OK: checkpoint of size {} is a prefix of checkpoint of size {} (origin {})",
+        a.size, b.size, genesis.origin
+    );
+    Ok(())
+}
+
+fn parse_hash(s: &str) -> Result<[u8; 32], Failure> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|_| Failure::input(format!("not a 32-byte hex hash: {s:?}")))?;
+    Ok(out)
+}
+
+fn read_private(path: &Path) -> Result<PrivateKey, Failure> {
+    let pem = String::from_utf8(read(path)?)
+        .map_err(|_| Failure::input(format!("{}: not PEM text", path.display())))?;
+    PrivateKey::from_pkcs8_pem(&pem).map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+}
+
+/// A public key from a SPKI PEM, or the public half of a PKCS#8 PEM.
+fn read_public(path: &Path) -> Result<PublicKey, Failure> {
+    let pem = String::from_utf8(read(path)?)
+        .map_err(|_| Failure::input(format!("{}: not PEM text", path.display())))?;
+    if pem.contains("PRIVATE KEY") {
+        return Ok(read_private(path)?.public_key());
+    }
+    PublicKey::from_spki_pem(&pem).map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    fs::read(path).map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    fs::write(path, bytes).map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,388 @@
+//! Wires one validator: buffered broadcast, marshal (with its archives and backfill resolver)
+//! and simplex, around our [`Application`].
+//!
+//! Generic over the runtime context and the p2p transport, so the same wiring runs on tokio with
+//! `p2p::authenticated::lookup` in production and on the deterministic runtime with
+//! `p2p::simulated` in tests (several validators, partitions, crashes).
+
+use crate::{
+    app::{deliver, Application, Delivery, LedgerApp, Shared},
+    block::{Block, ChainBlock},
+};
+use commonware_broadcast::buffered;
+use commonware_codec::Encode;
+use commonware_consensus::{
+    marshal::{
+        self,
+        core::{Actor as MarshalActor, Mailbox as MarshalMailbox, Processed},
+        resolver::p2p as marshal_resolver,
+        standard::{Deferred, Standard},
+    },
+    simplex::{
+        self,
+        config::{ForwardPolicy, SkipBudget, SkipPolicy},
+        elector::RoundRobin,
+        scheme::ed25519::Scheme,
+    },
+    types::{Epoch, FixedEpocher, Height, ViewDelta},
+};
+use commonware_cryptography::{
+    certificate::{ConstantProvider, Verifier as _},
+    ed25519, sha256, Digested, Digestible,
+};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{
+    buffer::paged::CacheRef, Clock, Handle, Metrics, Quota, Spawner, Storage,
+};
+use commonware_storage::archive::immutable;
+use commonware_utils::{ordered::Set, NZUsize, NonZeroDuration, NZU16, NZU32, NZU64};
+use futures::{channel::mpsc, channel::oneshot, StreamExt};
+use rand_core_010::CryptoRng;
+use std::{
+    num::{NonZeroU64, NonZeroUsize},
+    sync::Arc,
+    time::Duration,
+};
+use tracing::info;
+
+/// p2p channel numbers. Every validator of a network must use the same ones.
+pub(crate) const CHANNEL_VOTES: u64 = 0;
+pub(crate) const CHANNEL_CERTIFICATES: u64 = 1;
+pub(crate) const CHANNEL_CONSENSUS_RESOLVER: u64 = 2;
+pub(crate) const CHANNEL_BLOCKS: u64 = 3;
+pub(crate) const CHANNEL_BACKFILL: u64 = 4;
+
+/// Per-peer message rates on each channel (inbound and outbound, enforced by the transport).
+pub(crate) fn channel_quota(channel: u64) -> Quota {
+    match channel {
+        CHANNEL_VOTES | CHANNEL_CERTIFICATES => Quota::per_second(NZU32!(10_000)),
+        _ => Quota::per_second(NZU32!(1_000)),
+    }
+}
+
+/// The five (sender, receiver) pairs a validator needs, in the order of the channel numbers.
+pub(crate) struct Channels<S, R> {
+    pub votes: (S, R),
+    pub certificates: (S, R),
+    pub consensus_resolver: (S, R),
+    pub blocks: (S, R),
+    pub backfill: (S, R),
+}
+
+/// Largest p2p payload any channel carries for a committee of `participants`.
+pub(crate) fn max_message_size(participants: u32) -> u32 {
+    commonware_p2p::max_message_size(&[
+        simplex::max_payload_size::<Scheme, sha256::Digest>(participants),
+        marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(participants, &()),
+    ])
+}
+
+/// Consensus timeouts, derived from how long an idle leader waits before proposing an empty
+/// block (see `docs/blocks.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timing {
+    pub max_idle: Duration,
+    pub leader_timeout: Duration,
+    pub certification_timeout: Duration,
+    pub timeout_retry: Duration,
+    pub skip_timeout: Duration,
+    pub fetch_timeout: Duration,
+    pub fetch_retry_delay: Duration,
+}
+
+impl Timing {
+    /// The leader timeout leaves one second beyond `max_idle` for the proposal to travel; the
+    /// rest follows the engine's invariants (certification > leader > 0, skip > certification,
+    /// skip > retry).
+    pub(crate) fn for_max_idle(max_idle: Duration) -> Self {
+        let leader_timeout = max_idle + Duration::from_secs(1);
+        let certification_timeout = leader_timeout + Duration::from_secs(1);
+        Self {
+            max_idle,
+            leader_timeout,
+            certification_timeout,
+            timeout_retry: Duration::from_secs(2),
+            skip_timeout: certification_timeout + Duration::from_secs(2),
+            fetch_timeout: Duration::from_secs(2),
+            fetch_retry_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What one validator needs besides its runtime, transport and application.
+pub(crate) struct EngineConfig {
+    pub signer: ed25519::PrivateKey,
+    pub committee: Set<ed25519::PublicKey>,
+    pub namespace: Vec<u8>,
+    pub genesis: Block,
+    /// Prefix of every storage partition (journals and archives) of this validator.
+    pub partition_prefix: String,
+    pub timing: Timing,
+}
+
+// Storage and queue sizes (see docs/blocks.md, "Persistence").
+const MAILBOX_SIZE: NonZeroUsize = NZUsize!(1_024);
+const DEQUE_SIZE: usize = 16;
+const PAGE_SIZE: std::num::NonZeroU16 = NZU16!(4_096);
+const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(2_048);
+const REPLAY_BUFFER: NonZeroUsize = NZUsize!(1024 * 1024);
+const WRITE_BUFFER: NonZeroUsize = NZUsize!(1024 * 1024);
+const IMMUTABLE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(65_536);
+const PRUNABLE_ITEMS_PER_SECTION: NonZeroU64 = NZU64!(4_096);
+const FREEZER_TABLE_INITIAL_SIZE: u32 = 1_024;
+const FREEZER_TABLE_RESIZE_FREQUENCY: u8 = 4;
+const FREEZER_TABLE_RESIZE_CHUNK_SIZE: u32 = 1_024;
+const FREEZER_VALUE_TARGET_SIZE: u64 = 256 * 1024 * 1024;
+/// Views of votes and certificates simplex keeps behind the finalized tip.
+const CONSENSUS_VIEW_RETENTION: u64 = 256;
+/// Views of unfinalized blocks and certificates marshal keeps for peers behind the tip.
+const MARSHAL_VIEW_RETENTION: u64 = 2_560;
+const MAX_REPAIR: NonZeroUsize = NZUsize!(16);
+pub(crate) const MAX_PENDING_ACKS: NonZeroUsize = NZUsize!(16);
+/// One epoch for the whole chain until committees change (a later issue): marshal's epocher
+/// then re-proposes the last block of an epoch, which this length puts out of reach.
+const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
+
+type Marshaled<E, A> = Deferred<E, Scheme, LedgerApp<A>, ChainBlock, FixedEpocher>;
+type Mailbox = MarshalMailbox<Scheme, Standard<ChainBlock>>;
+
+/// A request from outside the runtime, answered by a task inside it.
+pub(crate) enum Query {
+    Finalization(u64, oneshot::Sender<Option<Vec<u8>>>),
+    Block(u64, oneshot::Sender<Option<Block>>),
+}
+
+/// A started validator.
+pub(crate) struct Engine {
+    pub shared: Arc<Shared>,
+    pub queries: mpsc::UnboundedSender<Query>,
+    /// Completes if the consensus engine stops (it runs until the runtime stops).
+    pub consensus: Handle<()>,
+}
+
+fn immutable_config<C>(
+    prefix: &str,
+    name: &str,
+    page_cache: &CacheRef,
+    codec_config: C,
+) -> immutable::Config<C> {
+    immutable::Config {
+        metadata_partition: format!("{prefix}-{name}-metadata"),
+        freezer_table_partition: format!("{prefix}-{name}-freezer-table"),
+        freezer_table_initial_size: FREEZER_TABLE_INITIAL_SIZE,
+        freezer_table_resize_frequency: FREEZER_TABLE_RESIZE_FREQUENCY,
+        freezer_table_resize_chunk_size: FREEZER_TABLE_RESIZE_CHUNK_SIZE,
+        freezer_key_partition: format!("{prefix}-{name}-freezer-key"),
+        freezer_key_page_cache: page_cache.clone(),
+        freezer_key_write_buffer: WRITE_BUFFER,
+        freezer_value_partition: format!("{prefix}-{name}-freezer-value"),
+        freezer_value_write_buffer: WRITE_BUFFER,
+        freezer_value_target_size: FREEZER_VALUE_TARGET_SIZE,
+        freezer_value_compression: None,
+        ordinal_partition: format!("{prefix}-{name}-ordinal"),
+        ordinal_write_buffer: WRITE_BUFFER,
+        items_per_section: IMMUTABLE_ITEMS_PER_SECTION,
+        codec_config,
+        replay_buffer: REPLAY_BUFFER,
+    }
+}
+
+/// Starts every actor of one validator on `context` and returns once they run. Storage is
+/// recovered from the partitions named by `config.partition_prefix`: a restart resumes where
+/// the previous run's durable state ends.
+///
+/// Panics if storage cannot be opened (commonware treats that as fatal).
+pub(crate) async fn start<E, A, S, R, P, B>(
+    context: E,
+    config: EngineConfig,
+    app: A,
+    channels: Channels<S, R>,
+    peers: P,
+    blocker: B,
+) -> Engine
+where
+    E: Spawner + Clock + Storage + Metrics + CryptoRng,
+    A: Application,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+    P: Provider<PublicKey = ed25519::PublicKey>,
+    B: Blocker<PublicKey = ed25519::PublicKey>,
+{
+    let EngineConfig {
+        signer,
+        committee,
+        namespace,
+        genesis,
+        partition_prefix: prefix,
+        timing,
+    } = config;
+    let public_key = {
+        use commonware_cryptography::Signer as _;
+        signer.public_key()
+    };
+    let scheme = Scheme::signer(&namespace, committee, signer)
+        .expect("the validator key is a member of the committee");
+
+    // Blocks travel whole between validators (buffered broadcast).
+    let (buffer, buffer_mailbox) = buffered::Engine::new(
+        context.child("buffer"),
+        buffered::Config {
+            public_key: public_key.clone(),
+            mailbox_size: MAILBOX_SIZE,
+            deque_size: DEQUE_SIZE,
+            priority: false,
+            codec_config: (),
+            peer_provider: peers.clone(),
+            strategy: Sequential,
+        },
+    );
+
+    // Finalized blocks and their certificates, kept forever and indexed by height and digest.
+    let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations"),
+        immutable_config(
+            &prefix,
+            "finalizations",
+            &page_cache,
+            Scheme::certificate_codec_config_unbounded(),
+        ),
+    )
+    .await
+    .expect("open the finalizations archive");
+    let blocks = immutable::Archive::init(
+        context.child("blocks"),
+        immutable_config(&prefix, "blocks", &page_cache, ()),
+    )
+    .await
+    .expect("open the finalized blocks archive");
+
+    let genesis = ChainBlock::new(genesis).expect("the genesis block is within the limits");
+    let genesis_digest = genesis.digest();
+    let (actor, mailbox, floor): (_, Mailbox, _) = MarshalActor::init(
+        context.child("marshal"),
+        finalizations,
+        blocks,
+        marshal::Config {
+            provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+            epocher: FixedEpocher::new(EPOCH_LENGTH),
+            start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+            partition_prefix: format!("{prefix}-marshal"),
+            mailbox_size: MAILBOX_SIZE,
+            view_retention: ViewDelta::new(MARSHAL_VIEW_RETENTION),
+            prunable_items_per_section: PRUNABLE_ITEMS_PER_SECTION,
+            page_cache: page_cache.clone(),
+            replay_buffer: REPLAY_BUFFER,
+            key_write_buffer: WRITE_BUFFER,
+            value_write_buffer: WRITE_BUFFER,
+            block_codec_config: (),
+            max_repair: MAX_REPAIR,
+            max_pending_acks: MAX_PENDING_ACKS,
+            strategy: Sequential,
+        },
+    )
+    .await;
+    let processed = floor.processed().map(|p: Processed| p.height().get());
+    info!(?processed, "marshal restored");
+
+    // The ledger, behind marshal's deferred-verification wrapper.
+    let shared = Arc::new(Shared::new(processed));
+    let marshaled: Marshaled<E, A> = Deferred::new(
+        context.child("marshaled"),
+        LedgerApp::new(app.clone(), shared.clone(), timing.max_idle),
+        mailbox.clone(),
+        FixedEpocher::new(EPOCH_LENGTH),
+    );
+
+    let engine = simplex::Engine::new(
+        context.child("simplex"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<sha256::Sha256>::default(),
+            blocker: blocker.clone(),
+            automaton: marshaled.clone(),
+            relay: marshaled.clone(),
+            reporter: marshaled,
+            strategy: Sequential,
+            partition: format!("{prefix}-simplex-epoch-0"),
+            mailbox_size: MAILBOX_SIZE,
+            epoch: Epoch::zero(),
+            floor: simplex::Floor::Genesis(genesis_digest),
+            replay_buffer: REPLAY_BUFFER,
+            write_buffer: WRITE_BUFFER,
+            page_cache,
+            leader_timeout: timing.leader_timeout,
+            certification_timeout: timing.certification_timeout,
+            timeout_retry: timing.timeout_retry,
+            view_retention: ViewDelta::new(CONSENSUS_VIEW_RETENTION),
+            skip: SkipPolicy::Enabled {
+                timeout: timing.skip_timeout,
+                budget: SkipBudget::Participants,
+            },
+            fetch_timeout: NonZeroDuration::new_panic(timing.fetch_timeout),
+            fetch_retry_delay: timing.fetch_retry_delay,
+            forward: ForwardPolicy::SilentLeader,
+            track_historical_votes: false,
+        },
+    );
+
+    // Backfill of missing finalized blocks and certificates from peers.
+    let resolver = marshal_resolver::init(
+        context.child("backfill"),
+        marshal_resolver::Config {
+            public_key,
+            peer_provider: peers,
+            blocker,
+            mailbox_size: MAILBOX_SIZE,
+            fetch_timeout: NonZeroDuration::new_panic(timing.fetch_timeout),
+            fetch_retry_delay: timing.fetch_retry_delay,
+            priority_requests: false,
+            priority_responses: false,
+        },
+        channels.backfill,
+    );
+
+    // Finalized blocks flow marshal -> Delivery -> deliver() -> Application::finalized.
+    let (delivery, blocks) = Delivery::new(shared.clone());
+    context.child("delivery").spawn({
+        let shared = shared.clone();
+        move |context| deliver(context, app, shared, blocks)
+    });
+
+    // Start order follows the dependencies: the buffer and marshal must be able to take
+    // requests before consensus replays its journal.
+    buffer.start(channels.blocks);
+    actor.start(delivery, buffer_mailbox, resolver);
+    let consensus = engine.start(
+        channels.votes,
+        channels.certificates,
+        channels.consensus_resolver,
+    );
+
+    let (queries, requests) = mpsc::unbounded();
+    context
+        .child("queries")
+        .spawn(move |_| answer_queries(mailbox, requests));
+
+    Engine {
+        shared,
+        queries,
+        consensus,
+    }
+}
+
+async fn answer_queries(mailbox: Mailbox, mut requests: mpsc::UnboundedReceiver<Query>) {
+    while let Some(query) = requests.next().await {
+        match query {
+            Query::Finalization(height, reply) => {
+                let finalization = mailbox.get_finalization(Height::new(height)).await;
+                let _ = reply.send(finalization.map(|f| f.encode().to_vec()));
+            }
+            Query::Block(height, reply) => {
+                let block = mailbox.get_block(Height::new(height)).await;
+                let _ = reply.send(block.map(|b| b.inner().block().clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Orders blocks of statements with commonware simplex and marshal; one validator today, a committee later.
+//!
+//! # Pipeline
+//!
+//! ```text
+//!   Application::take_batch ──► LedgerApp::propose ──► marshal Deferred ──► simplex (votes)
+//!                                                        │   ▲
+//!                            buffered broadcast ◄────────┘   │ certify: LedgerApp::verify
+//!                                                            │          └─► Application::verify
+//!   simplex finalization ──► marshal (archives, backfill) ──► Delivery ──► Application::finalized
+//! ```
+//!
+//! * [`Application`] is the only thing the ledger implements; everything else is wiring.
+//! * [`start`] runs the commonware tokio runtime on its own threads; the caller talks to it
+//!   through the [`Application`] it passed in and the returned [`Handle`].
+//! * Block format, digest, limits, persistence and timing: `docs/blocks.md`.
+//!
+//! Invariant: this crate is the only one that names commonware consensus, p2p or runtime types,
+//! and its public API uses none of them, so an upgrade of commonware touches only this crate.
+
+mod app;
+mod block;
+mod engine;
+mod finality;
+mod key;
+mod network;
+
+#[cfg(test)]
+mod tests;
+
+pub use app::{Application, MAX_TIMESTAMP_AHEAD_MS, PROPOSE_POLL_INTERVAL};
+pub use block::{
+    digest_from_parts, Block, BlockContext, BlockError, BLOCK_FORMAT_VERSION, GENESIS_LEADER,
+    HEADER_BYTES, MAX_BLOCK_BYTES, MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES,
+    MAX_STATEMENT_BYTES_PER_BLOCK,
+};
+pub use finality::{verify_finalization, CertificateError, FinalizedProposal};
+pub use key::{KeyError, ValidatorKey};
+
+use app::Shared;
+use commonware_runtime::{tokio as cw_tokio, Runner as _, Spawner as _, Supervisor as _};
+use commonware_utils::ordered::Set;
+use engine::{EngineConfig, Query, Timing};
+use futures::channel::{mpsc, oneshot};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+    thread::JoinHandle,
+    time::Duration,
+};
+use tracing::{error, info};
+
+/// Longest `max_idle_ms` accepted (one minute).
+pub const MAX_IDLE_MS_LIMIT: u64 = 60_000;
+/// How long [`Handle::stop`] lets tasks wind down before the runtime is dropped.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything a validator needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where consensus keeps its journals and archives (one subdirectory per partition; see
+    /// `docs/blocks.md`). Reusing it resumes the chain.
+    pub data_dir: PathBuf,
+    /// This validator's signing key.
+    pub key: ValidatorKey,
+    /// Public keys (hex) of every validator, this one included. Order does not matter.
+    pub committee: Vec<String>,
+    /// Chain identifier: domain-separates every signature and the genesis block.
+    pub namespace: Vec<u8>,
+    /// Timestamp of the genesis block (ms since the Unix epoch). Part of the chain's identity.
+    pub genesis_timestamp_ms: u64,
+    /// An idle leader proposes an empty block at most this often (ms, 1..=60 000).
+    pub max_idle_ms: u64,
+    /// Address the p2p network listens on (the default, 127.0.0.1 with an ephemeral port, suits
+    /// a committee of one).
+    pub listen: SocketAddr,
+    /// Network addresses of the other committee members (public key hex, address).
+    pub peers: Vec<(String, SocketAddr)>,
+    /// Threads of the consensus runtime.
+    pub worker_threads: usize,
+}
+
+impl Config {
+    /// A committee of one: this validator alone, listening on loopback, idle blocks every second.
+    pub fn single(data_dir: impl Into<PathBuf>, key: ValidatorKey, namespace: &[u8]) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            committee: vec![key.public_key_hex()],
+            key,
+            namespace: namespace.to_vec(),
+            genesis_timestamp_ms: 0,
+            max_idle_ms: 1_000,
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            peers: Vec::new(),
+            worker_threads: 2,
+        }
+    }
+}
+
+/// Why consensus could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusError {
+    /// The configuration is unusable; nothing was started.
+    #[error("invalid consensus configuration: {0}")]
+    Config(String),
+    /// The data directory or the consensus thread could not be created.
+    #[error("consensus I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The consensus runtime stopped while starting (for example, unreadable storage).
+    #[error("consensus failed to start: {0}")]
+    Startup(String),
+    /// The consensus thread panicked.
+    #[error("consensus runtime panicked")]
+    Panicked,
+}
+
+/// A checked [`Config`], in commonware's types.
+struct Plan {
+    engine: EngineConfig,
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    addresses: Vec<(commonware_cryptography::ed25519::PublicKey, SocketAddr)>,
+    worker_threads: usize,
+    public_key: String,
+}
+
+fn plan(config: Config) -> Result<Plan, ConsensusError> {
+    let bad = |msg: String| Err(ConsensusError::Config(msg));
+    if config.namespace.is_empty() {
+        return bad("namespace is empty".into());
+    }
+    if !(1..=MAX_IDLE_MS_LIMIT).contains(&config.max_idle_ms) {
+        return bad(format!(
+            "max_idle_ms must be within 1..={MAX_IDLE_MS_LIMIT}"
+        ));
+    }
+    if config.worker_threads == 0 {
+        return bad("worker_threads must be at least 1".into());
+    }
+    let mut members = Vec::with_capacity(config.committee.len());
+    for hex_key in &config.committee {
+        let key = key::parse_public_key(hex_key)
+            .map_err(|e| ConsensusError::Config(format!("committee member {hex_key:?}: {e}")))?;
+        if members.contains(&key) {
+            return bad(format!("committee member {hex_key} is listed twice"));
+        }
+        members.push(key);
+    }
+    let me = config.key.public_key();
+    if !members.contains(&me) {
+        return bad(format!(
+            "this validator ({}) is not in the committee",
+            config.key.public_key_hex()
+        ));
+    }
+    let mut addresses = vec![(me.clone(), config.listen)];
+    for (hex_key, addr) in &config.peers {
+        let key = key::parse_public_key(hex_key)
+            .map_err(|e| ConsensusError::Config(format!("peer {hex_key:?}: {e}")))?;
+        if !members.contains(&key) {
+            return bad(format!("peer {hex_key} is not in the committee"));
+        }
+        if addresses.iter().any(|(k, _)| *k == key) {
+            return bad(format!(
+                "peer {hex_key} is listed twice or is this validator"
+            ));
+        }
+        addresses.push((key, *addr));
+    }
+    if let Some(missing) = members
+        .iter()
+        .find(|m| !addresses.iter().any(|(k, _)| k == *m))
+    {
+        return bad(format!(
+            "no address for committee member {}",
+            hex::encode(missing.as_ref())
+        ));
+    }
+    let genesis = Block::genesis(&config.namespace, config.genesis_timestamp_ms);
+    Ok(Plan {
+        engine: EngineConfig {
+            signer: config.key.private_key(),
+            committee: Set::from_iter_dedup(members),
+            namespace: config.namespace,
+            genesis,
+            partition_prefix: "proverka".into(),
+            timing: Timing::for_max_idle(Duration::from_millis(config.max_idle_ms)),
+        },
+        data_dir: config.data_dir,
+        listen: config.listen,
+        addresses,
+        worker_threads: config.worker_threads,
+        public_key: config.key.public_key_hex(),
+    })
+}
+
+/// A running validator. Dropping it stops consensus (as [`Handle::stop`] does).
+pub struct Handle {
+    shared: Arc<Shared>,
+    queries: mpsc::UnboundedSender<Query>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    public_key: String,
+}
+
+impl Handle {
+    /// Height of the last block [`Application::finalized`] accepted (0 until then: genesis is
+    /// final by definition).
+    pub fn finalized_height(&self) -> u64 {
+        self.shared.applied_height().unwrap_or(0)
+    }
+
+    /// Highest height consensus knows to be finalized; may run ahead of
+    /// [`Handle::finalized_height`] while blocks are being applied.
+    pub fn consensus_height(&self) -> u64 {
+        self.shared.tip_height().unwrap_or(0)
+    }
+
+    /// The encoded finalization certificate of the block at `height`, if stored (see
+    /// `docs/blocks.md`: a light client verifies it with the committee's keys and namespace).
+    pub async fn finalization(&self, height: u64) -> Option<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        self.queries
+            .unbounded_send(Query::Finalization(height, reply))
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// The finalized block at `height`, if stored.
+    pub async fn block(&self, height: u64) -> Option<Block> {
+        let (reply, answer) = oneshot::channel();
+        self.queries
+            .unbounded_send(Query::Block(height, reply))
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// This validator's public key (hex).
+    pub fn public_key_hex(&self) -> &str {
+        &self.public_key
+    }
+
+    /// Whether the consensus runtime is still running.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops consensus and waits for its runtime to exit. Durable state is whatever was synced:
+    /// a restart on the same `data_dir` resumes from it and redelivers unacknowledged blocks.
+    pub fn stop(mut self) -> Result<(), ConsensusError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), ConsensusError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| ConsensusError::Panicked),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Err(err) = self.shutdown() {
+            error!(%err, "consensus did not stop cleanly");
+        }
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("public_key", &self.public_key)
+            .field("finalized_height", &self.finalized_height())
+            .finish_non_exhaustive()
+    }
+}
+
+type Ready = Result<(Arc<Shared>, mpsc::UnboundedSender<Query>), String>;
+
+/// Starts a validator on a commonware tokio runtime running on its own threads, and returns
+/// once its storage is recovered and consensus runs.
+pub fn start(config: Config, app: impl Application) -> Result<Handle, ConsensusError> {
+    let plan = plan(config)?;
+    std::fs::create_dir_all(&plan.data_dir)?;
+    let public_key = plan.public_key.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("proverka-consensus".into())
+        .spawn(move || run(plan, app, ready_tx, stop_rx))?;
+    match ready_rx.recv() {
+        Ok(Ok((shared, queries))) => Ok(Handle {
+            shared,
+            queries,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            public_key,
+        }),
+        Ok(Err(msg)) => {
+            let _ = thread.join();
+            Err(ConsensusError::Startup(msg))
+        }
+        Err(_) => {
+            let outcome = thread.join();
+            Err(ConsensusError::Startup(match outcome {
+                Err(panic) => panic_message(&panic),
+                Ok(()) => "consensus thread exited during startup".into(),
+            }))
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "consensus runtime panicked".into())
+}
+
+/// Body of the consensus thread.
+fn run(
+    plan: Plan,
+    app: impl Application,
+    ready: std::sync::mpsc::Sender<Ready>,
+    stop: oneshot::Receiver<()>,
+) {
+    let runtime = cw_tokio::Config::new()
+        .with_worker_threads(plan.worker_threads)
+        .with_storage_directory(plan.data_dir.clone());
+    cw_tokio::Runner::new(runtime).start(|context| async move {
+        let (channels, oracle) = network::start_lookup(
+            &context,
+            plan.engine.signer.clone(),
+            &plan.engine.namespace,
+            plan.listen,
+            plan.addresses,
+        );
+        let engine = engine::start(
+            context.child("validator"),
+            plan.engine,
+            app,
+            channels,
+            oracle.clone(),
+            oracle,
+        )
+        .await;
+        info!(
+            finalized_height = engine.shared.applied_height(),
+            "consensus started"
+        );
+        if ready
+            .send(Ok((engine.shared.clone(), engine.queries.clone())))
+            .is_err()
+        {
+            return;
+        }
+        futures::future::select(stop, engine.consensus).await;
+        if let Err(err) = context.stop(0, Some(STOP_TIMEOUT)).await {
+            error!(?err, "consensus tasks did not stop in time");
+        }
+    });
+}

@@ -1,0 +1,639 @@
+//! Specification tests on commonware's deterministic runtime with the simulated network: the
+//! same engine wiring as production (`engine::start`), virtual time, reproducible by seed.
+
+use crate::{
+    app::Application,
+    block::Block,
+    engine::{self, channel_quota, max_message_size, Channels, EngineConfig, Query, Timing},
+    verify_finalization,
+};
+use commonware_cryptography::{ed25519, Signer as _};
+use commonware_p2p::simulated;
+use commonware_runtime::{deterministic, Clock, Runner as _, Supervisor as _};
+use commonware_utils::{ordered::Set, NZUsize};
+use futures::channel::oneshot;
+use std::{
+    collections::{BTreeMap, HashSet, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+const NAMESPACE: &[u8] = b"proverka-test";
+const MAX_IDLE: Duration = Duration::from_millis(100);
+
+/// A ledger stand-in: a pool of statements, and the finalized blocks it was handed.
+#[derive(Clone, Default)]
+struct TestApp {
+    pool: Arc<Mutex<VecDeque<Vec<u8>>>>,
+    /// Every call to `finalized`, in order (repeats included).
+    deliveries: Arc<Mutex<Vec<Block>>>,
+    /// The applied chain: height -> block (idempotent application).
+    chain: Arc<Mutex<BTreeMap<u64, Block>>>,
+    verify_calls: Arc<Mutex<usize>>,
+    /// Makes `verify` answer false.
+    reject: Arc<Mutex<bool>>,
+    /// Makes `finalized` fail (the block is recorded in `refused`).
+    failing: Arc<Mutex<bool>>,
+    refused: Arc<Mutex<Vec<Block>>>,
+    /// Height consensus reported as already applied when it restarted.
+    recovered: Arc<Mutex<Option<u64>>>,
+}
+
+impl TestApp {
+    fn submit(&self, statements: impl IntoIterator<Item = Vec<u8>>) {
+        self.pool.lock().unwrap().extend(statements);
+    }
+
+    fn height(&self) -> Option<u64> {
+        self.chain.lock().unwrap().keys().next_back().copied()
+    }
+
+    fn chain(&self) -> BTreeMap<u64, Block> {
+        self.chain.lock().unwrap().clone()
+    }
+
+    fn deliveries(&self) -> Vec<Block> {
+        self.deliveries.lock().unwrap().clone()
+    }
+}
+
+impl Application for TestApp {
+    fn take_batch(&self, max_statements: usize, max_bytes: usize) -> Vec<Vec<u8>> {
+        let mut pool = self.pool.lock().unwrap();
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(next) = pool.front() {
+            if batch.len() == max_statements || bytes + next.len() > max_bytes {
+                break;
+            }
+            bytes += next.len();
+            batch.push(pool.pop_front().unwrap());
+        }
+        batch
+    }
+
+    fn verify(&self, _block: &Block) -> bool {
+        *self.verify_calls.lock().unwrap() += 1;
+        !*self.reject.lock().unwrap()
+    }
+
+    fn finalized(&self, block: &Block) -> Result<(), String> {
+        if *self.failing.lock().unwrap() {
+            let mut refused = self.refused.lock().unwrap();
+            if refused.last().is_none_or(|last| last.height < block.height) {
+                refused.push(block.clone());
+            }
+            return Err("disk full".into());
+        }
+        self.deliveries.lock().unwrap().push(block.clone());
+        let mut chain = self.chain.lock().unwrap();
+        if let Some(previous) = chain.get(&block.height) {
+            assert_eq!(
+                previous, block,
+                "a height was finalized twice with different blocks"
+            );
+        }
+        chain.insert(block.height, block.clone());
+        Ok(())
+    }
+}
+
+fn statement(i: usize) -> Vec<u8> {
+    format!("statement-{i:05}").into_bytes()
+}
+
+/// A simulated network carrying the given validators (links are added separately).
+async fn network(
+    context: &deterministic::Context,
+    participants: &[ed25519::PublicKey],
+) -> simulated::Oracle<ed25519::PublicKey, deterministic::Context> {
+    let (network, oracle) = simulated::Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: max_message_size(u32::try_from(participants.len()).unwrap()),
+            max_peers_per_set: NZUsize!(participants.len()),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        participants.to_vec(),
+    )
+    .await;
+    network.start();
+    oracle
+}
+
+/// A validator running the production wiring (`engine::start`) on the simulated network.
+struct Validator {
+    engine: engine::Engine,
+    committee: Vec<String>,
+}
+
+fn signer(seed: u64) -> ed25519::PrivateKey {
+    ed25519::PrivateKey::from_seed(seed)
+}
+
+async fn start_validator(
+    context: &deterministic::Context,
+    oracle: &simulated::Oracle<ed25519::PublicKey, deterministic::Context>,
+    signer: ed25519::PrivateKey,
+    committee: &[ed25519::PublicKey],
+    app: TestApp,
+) -> Validator {
+    let me = signer.public_key();
+    let control = oracle.control(me.clone());
+    let register = |channel| {
+        let control = control.clone();
+        async move {
+            control
+                .register(channel, channel_quota(channel))
+                .await
+                .unwrap()
+        }
+    };
+    let channels = Channels {
+        votes: register(engine::CHANNEL_VOTES).await,
+        certificates: register(engine::CHANNEL_CERTIFICATES).await,
+        consensus_resolver: register(engine::CHANNEL_CONSENSUS_RESOLVER).await,
+        blocks: register(engine::CHANNEL_BLOCKS).await,
+        backfill: register(engine::CHANNEL_BACKFILL).await,
+    };
+    let engine = engine::start(
+        context.child("validator").with_attribute("key", &me),
+        EngineConfig {
+            signer,
+            committee: Set::from_iter_dedup(committee.iter().cloned()),
+            namespace: NAMESPACE.to_vec(),
+            genesis: Block::genesis(NAMESPACE, 0),
+            partition_prefix: format!("validator-{me}"),
+            timing: Timing::for_max_idle(MAX_IDLE),
+        },
+        app,
+        channels,
+        oracle.manager(),
+        control,
+    )
+    .await;
+    Validator {
+        engine,
+        committee: committee.iter().map(|k| hex::encode(k.as_ref())).collect(),
+    }
+}
+
+/// A committee of one: the validator is the only peer of its network.
+async fn start_single(context: &deterministic::Context, app: TestApp) -> Validator {
+    let signer = signer(7);
+    let me = [signer.public_key()];
+    let oracle = network(context, &me).await;
+    start_validator(context, &oracle, signer, &me, app).await
+}
+
+impl Validator {
+    async fn finalization(&self, height: u64) -> Option<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        self.engine
+            .queries
+            .unbounded_send(Query::Finalization(height, reply))
+            .unwrap();
+        answer.await.unwrap()
+    }
+}
+
+/// Sleeps in virtual time until `done` holds (the runner's timeout bounds the wait).
+async fn wait_until(context: &deterministic::Context, mut done: impl FnMut() -> bool) {
+    while !done() {
+        context.sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn runner(seed: u64) -> deterministic::Runner {
+    deterministic::Runner::new(
+        deterministic::Config::new()
+            .with_seed(seed)
+            .with_timeout(Some(Duration::from_secs(600))),
+    )
+}
+
+/// Checks the delivery contract over one run's deliveries: heights strictly increase by one
+/// from the first, and each block extends the previous one.
+fn assert_delivered_in_order(deliveries: &[Block]) {
+    for pair in deliveries.windows(2) {
+        assert_eq!(
+            pair[1].height,
+            pair[0].height + 1,
+            "heights must increase by one"
+        );
+        assert_eq!(
+            pair[1].parent,
+            pair[0].digest(),
+            "each block extends the previous"
+        );
+        assert!(
+            pair[1].timestamp_ms >= pair[0].timestamp_ms,
+            "timestamps never go backwards"
+        );
+    }
+}
+
+fn all_statements(chain: &BTreeMap<u64, Block>) -> Vec<Vec<u8>> {
+    chain.values().flat_map(|b| b.statements.clone()).collect()
+}
+
+fn assert_exactly_once(chain: &BTreeMap<u64, Block>, submitted: &[Vec<u8>]) {
+    let included = all_statements(chain);
+    let unique: HashSet<_> = included.iter().collect();
+    assert_eq!(
+        unique.len(),
+        included.len(),
+        "no statement is finalized twice"
+    );
+    let submitted: HashSet<_> = submitted.iter().collect();
+    assert_eq!(unique, submitted, "every submitted statement is finalized");
+}
+
+#[test]
+fn single_validator_finalizes_submitted_statements_in_order() {
+    runner(1).start(|context| async move {
+        let app = TestApp::default();
+        let validator = start_single(&context, app.clone()).await;
+
+        // Genesis is delivered first.
+        wait_until(&context, || app.height().is_some()).await;
+        let genesis = app.deliveries()[0].clone();
+        assert_eq!(genesis, Block::genesis(NAMESPACE, 0));
+
+        // Statements arrive in bursts while the chain runs.
+        let mut submitted = Vec::new();
+        for burst in 0..10 {
+            let statements: Vec<_> = (burst * 30..(burst + 1) * 30).map(statement).collect();
+            submitted.extend(statements.clone());
+            app.submit(statements);
+            context.sleep(Duration::from_millis(35)).await;
+        }
+        wait_until(&context, || {
+            all_statements(&app.chain()).len() == submitted.len()
+        })
+        .await;
+
+        let deliveries = app.deliveries();
+        assert_eq!(deliveries[0].height, 0);
+        assert_delivered_in_order(&deliveries);
+        let chain = app.chain();
+        assert_eq!(
+            chain.len(),
+            deliveries.len(),
+            "no block delivered twice in one run"
+        );
+        assert_exactly_once(&chain, &submitted);
+        assert_eq!(
+            *app.verify_calls.lock().unwrap(),
+            0,
+            "a validator does not re-verify its own proposals"
+        );
+        assert_eq!(
+            validator.engine.shared.applied_height(),
+            app.height(),
+            "the handle's height is the application's"
+        );
+
+        // The last block's finalization certificate verifies with the committee's keys alone.
+        let last = chain.values().next_back().unwrap().clone();
+        let certificate = validator.finalization(last.height).await.expect("stored");
+        let proven = verify_finalization(NAMESPACE, &validator.committee, &certificate).unwrap();
+        assert_eq!(proven.digest, last.digest());
+        assert_eq!(proven.view, last.context.view);
+        assert!(verify_finalization(b"another-chain", &validator.committee, &certificate).is_err());
+    });
+}
+
+#[test]
+fn idle_leader_proposes_empty_blocks_at_most_every_max_idle() {
+    runner(2).start(|context| async move {
+        let app = TestApp::default();
+        let _validator = start_single(&context, app.clone()).await;
+        context.sleep(Duration::from_secs(2)).await;
+
+        let deliveries = app.deliveries();
+        assert_delivered_in_order(&deliveries);
+        let empty: Vec<_> = deliveries.iter().skip(1).collect();
+        assert!(empty.iter().all(|b| b.statements.is_empty()));
+        // 2 s of idleness at one block per 100 ms: about 20 blocks, never faster.
+        assert!(
+            (15..=21).contains(&empty.len()),
+            "{} empty blocks in 2 s",
+            empty.len()
+        );
+        for pair in empty.windows(2) {
+            assert!(
+                pair[1].timestamp_ms - pair[0].timestamp_ms >= MAX_IDLE.as_millis() as u64,
+                "empty blocks are at least max_idle apart"
+            );
+        }
+    });
+}
+
+#[test]
+fn restart_resumes_the_chain_and_loses_nothing_finalized() {
+    // First run: finalize some statements; then the application starts failing to apply blocks
+    // (think: disk full) while consensus keeps finalizing; then the process crashes.
+    let first = TestApp::default();
+    let first_submitted: Vec<_> = (0..120).map(statement).collect();
+    let ((applied_before_crash, tip_before_crash, tip_certificate), checkpoint) = runner(3)
+        .start_and_recover({
+            let app = first.clone();
+            let submitted = first_submitted.clone();
+            |context| async move {
+                let validator = start_single(&context, app.clone()).await;
+                app.submit(submitted.clone());
+                wait_until(&context, || {
+                    all_statements(&app.chain()).len() == submitted.len()
+                })
+                .await;
+                *app.failing.lock().unwrap() = true;
+                context.sleep(Duration::from_millis(500)).await;
+                let shared = &validator.engine.shared;
+                let tip = shared.tip_height().unwrap();
+                let certificate = validator.finalization(tip).await.expect("tip certificate");
+                (shared.applied_height().unwrap(), tip, certificate)
+            }
+        });
+    let first_chain = first.chain();
+    assert_eq!(
+        *first_chain.keys().next_back().unwrap(),
+        applied_before_crash
+    );
+    assert!(
+        tip_before_crash > applied_before_crash,
+        "consensus finalized blocks the application never applied"
+    );
+    let refused = first.refused.lock().unwrap().clone();
+    assert_eq!(refused[0].height, applied_before_crash + 1);
+
+    // Second run on the recovered storage, with a working application that remembers the first
+    // run's chain (as a ledger with durable state would).
+    let second = TestApp::default();
+    *second.chain.lock().unwrap() = first_chain;
+    let second_submitted: Vec<_> = (120..200).map(statement).collect();
+    deterministic::Runner::from(checkpoint).start({
+        let app = second.clone();
+        let submitted = second_submitted.clone();
+        |context| async move {
+            let validator = start_single(&context, app.clone()).await;
+            *app.recovered.lock().unwrap() = validator.engine.shared.applied_height();
+            app.submit(submitted.clone());
+            wait_until(&context, || {
+                all_statements(&app.chain()).len() == 120 + submitted.len()
+                    && app.height() > Some(tip_before_crash)
+            })
+            .await;
+        }
+    });
+
+    // Consensus remembered exactly what was applied, redelivered from there the blocks that
+    // were finalized but refused (identical: `finalized` asserts it per height), and the chain
+    // continued on top of them: nothing finalized was lost, nothing repeated.
+    let recovered = second.recovered.lock().unwrap().unwrap();
+    assert_eq!(
+        recovered, applied_before_crash,
+        "the applied height survives the crash"
+    );
+    let redelivered = second.deliveries();
+    assert_eq!(
+        redelivered[0], refused[0],
+        "the first refused block comes back first"
+    );
+    assert_delivered_in_order(&redelivered);
+    let chain = second.chain();
+    for (height, block) in chain.iter().skip(1) {
+        assert_eq!(
+            block.parent,
+            chain[&(height - 1)].digest(),
+            "height {height}"
+        );
+    }
+    for block in &refused {
+        assert_eq!(
+            &chain[&block.height], block,
+            "a block finalized before the crash changed"
+        );
+    }
+    let committee = [hex::encode(signer(7).public_key().as_ref())];
+    let proven = verify_finalization(NAMESPACE, &committee, &tip_certificate).unwrap();
+    assert_eq!(
+        chain[&tip_before_crash].digest(),
+        proven.digest,
+        "the block certified final before the crash is the one applied after it"
+    );
+    let all_submitted: Vec<_> = first_submitted
+        .into_iter()
+        .chain(second_submitted)
+        .collect();
+    assert_exactly_once(&chain, &all_submitted);
+}
+
+#[test]
+fn four_validators_agree_on_one_chain() {
+    runner(4).start(|context| async move {
+        let signers: Vec<_> = (0..4).map(signer).collect();
+        let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
+        let oracle = network(&context, &keys).await;
+        for a in &keys {
+            for b in &keys {
+                if a != b {
+                    let link = simulated::Link {
+                        latency: Duration::from_millis(50),
+                        jitter: Duration::from_millis(5),
+                        success_rate: commonware_utils::probability!(1.0),
+                    };
+                    oracle.add_link(a.clone(), b.clone(), link).await.unwrap();
+                }
+            }
+        }
+        let apps: Vec<_> = (0..4).map(|_| TestApp::default()).collect();
+        let mut validators = Vec::new();
+        for (signer, app) in signers.into_iter().zip(&apps) {
+            validators.push(start_validator(&context, &oracle, signer, &keys, app.clone()).await);
+        }
+
+        // Each validator's pool gets its own statements; each leads every fourth view.
+        let mut submitted = Vec::new();
+        for (i, app) in apps.iter().enumerate() {
+            let statements: Vec<_> = (i * 50..(i + 1) * 50).map(statement).collect();
+            submitted.extend(statements.clone());
+            app.submit(statements);
+        }
+        wait_until(&context, || {
+            apps.iter()
+                .all(|app| all_statements(&app.chain()).len() == submitted.len())
+        })
+        .await;
+
+        let chains: Vec<_> = apps.iter().map(TestApp::chain).collect();
+        let common = chains
+            .iter()
+            .map(|c| *c.keys().next_back().unwrap())
+            .min()
+            .unwrap();
+        for height in 0..=common {
+            let block = &chains[0][&height];
+            assert!(
+                chains.iter().all(|c| &c[&height] == block),
+                "validators disagree at height {height}"
+            );
+        }
+        let mut leaders = HashSet::new();
+        for (app, chain) in apps.iter().zip(&chains) {
+            assert_delivered_in_order(&app.deliveries());
+            assert_exactly_once(chain, &submitted);
+            assert!(
+                *app.verify_calls.lock().unwrap() > 0,
+                "blocks from other validators are verified by the application"
+            );
+            leaders.extend(chain.values().skip(1).map(|b| b.context.leader));
+        }
+        assert_eq!(leaders.len(), 4, "every validator led some finalized block");
+
+        let last = &chains[0][&common];
+        let certificate = validators[0].finalization(common).await.expect("stored");
+        let proven =
+            verify_finalization(NAMESPACE, &validators[0].committee, &certificate).unwrap();
+        assert_eq!(proven.digest, last.digest());
+    });
+}
+
+mod verify_rules {
+    use super::*;
+    use crate::{
+        app::{LedgerApp, Shared},
+        block::{block_context, ChainBlock},
+    };
+    use commonware_consensus::{
+        marshal::ancestry,
+        simplex::types::Context,
+        types::{Epoch, Round, View},
+        Application as _,
+    };
+    use commonware_cryptography::{sha256, Digested};
+    use commonware_macros::select;
+
+    fn digested(block: &Block) -> Digested<ChainBlock> {
+        Digested::precomputed(
+            ChainBlock::new(block.clone()).unwrap(),
+            sha256::Digest(block.digest()),
+        )
+    }
+
+    struct Case {
+        parent: Block,
+        context: Context<sha256::Digest, ed25519::PublicKey>,
+        block: Block,
+    }
+
+    /// A valid child of a genesis block stamped `parent_ms`, proposed at `now_ms`.
+    fn case(parent_ms: u64, now_ms: u64) -> Case {
+        let parent = Block::genesis(NAMESPACE, parent_ms);
+        let context = Context {
+            round: Round::new(Epoch::zero(), View::new(3)),
+            leader: signer(1).public_key(),
+            parent: (View::zero(), sha256::Digest(parent.digest())),
+        };
+        let block = Block {
+            parent: parent.digest(),
+            height: 1,
+            timestamp_ms: now_ms,
+            statements: vec![b"statement".to_vec()],
+            context: block_context(&context),
+        };
+        Case {
+            parent,
+            context,
+            block,
+        }
+    }
+
+    async fn verify(
+        context: &deterministic::Context,
+        ledger: &mut LedgerApp<TestApp>,
+        case: &Case,
+    ) -> bool {
+        let chain = ancestry::from_iter([digested(&case.block), digested(&case.parent)]);
+        ledger
+            .verify((context.child("verify"), case.context.clone()), chain)
+            .await
+    }
+
+    fn now_ms(context: &deterministic::Context) -> u64 {
+        u64::try_from(
+            context
+                .current()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_valid_block_is_accepted_after_the_application_agrees() {
+        runner(5).start(|context| async move {
+            let app = TestApp::default();
+            let mut ledger = LedgerApp::new(app.clone(), Arc::new(Shared::new(None)), MAX_IDLE);
+            let now = now_ms(&context);
+            assert!(verify(&context, &mut ledger, &case(now, now)).await);
+            assert_eq!(*app.verify_calls.lock().unwrap(), 1);
+
+            *app.reject.lock().unwrap() = true;
+            assert!(!verify(&context, &mut ledger, &case(now, now)).await);
+        });
+    }
+
+    #[test]
+    fn structural_violations_are_rejected_without_asking_the_application() {
+        runner(6).start(|context| async move {
+            let app = TestApp::default();
+            let mut ledger = LedgerApp::new(app.clone(), Arc::new(Shared::new(None)), MAX_IDLE);
+            let now = now_ms(&context) + 1_000;
+
+            let backwards = case(now, now - 1);
+            assert!(
+                !verify(&context, &mut ledger, &backwards).await,
+                "timestamp before the parent's"
+            );
+
+            let mut wrong_view = case(now, now);
+            wrong_view.block.context.view += 1;
+            assert!(
+                !verify(&context, &mut ledger, &wrong_view).await,
+                "context of another view"
+            );
+
+            let mut wrong_leader = case(now, now);
+            wrong_leader.block.context.leader = signer(2).public_key().as_ref().try_into().unwrap();
+            assert!(
+                !verify(&context, &mut ledger, &wrong_leader).await,
+                "someone else's proposal"
+            );
+
+            assert_eq!(*app.verify_calls.lock().unwrap(), 0);
+        });
+    }
+
+    #[test]
+    fn a_block_from_the_future_waits_for_the_clock_instead_of_being_rejected() {
+        runner(7).start(|context| async move {
+            let app = TestApp::default();
+            let mut ledger = LedgerApp::new(app.clone(), Arc::new(Shared::new(None)), MAX_IDLE);
+            let now = now_ms(&context);
+            let ahead = 10_000;
+            let future = case(now, now + ahead);
+
+            // Still undecided while the block is more than MAX_TIMESTAMP_AHEAD_MS ahead...
+            select! {
+                _ = context.sleep(Duration::from_millis(ahead - crate::MAX_TIMESTAMP_AHEAD_MS - 100)) => {},
+                _ = verify(&context, &mut ledger, &future) => panic!("decided too early"),
+            }
+            // ...and accepted once the clock is within the window.
+            assert!(verify(&context, &mut ledger, &future).await);
+            assert!(now_ms(&context) >= now + ahead - crate::MAX_TIMESTAMP_AHEAD_MS);
+        });
+    }
+}

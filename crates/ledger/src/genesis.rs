@@ -1,0 +1,173 @@
+//! The genesis file: the chain's identity and its constant base state.
+
+use proverka_statement::PublicKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::issuers::IssuerRecord;
+
+/// The only genesis format this build accepts.
+pub const GENESIS_FORMAT: &str = "proverka-genesis/v1";
+/// Upper bound on a genesis file, checked before parsing.
+pub const MAX_GENESIS_BYTES: usize = 1 << 20;
+/// Upper bound on genesis issuers and validators.
+pub const MAX_GENESIS_ENTRIES: usize = 1_000;
+
+/// A ledger's genesis: who validates, which keys sign its receipts and checkpoints, and which
+/// issuers are trusted from the start. Specified in `docs/genesis.md`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// Always [`GENESIS_FORMAT`].
+    pub format: String,
+    /// The log's origin: first line of every checkpoint and `iss` of every receipt.
+    pub origin: String,
+    /// Genesis time, milliseconds since the Unix epoch; block timestamps start here.
+    pub created_ms: u64,
+    /// Consensus public keys of the validators (hex, ed25519), in committee order.
+    pub validators: Vec<String>,
+    /// The receipt signing key as a hex COSE_Key (ES256, P-256).
+    pub receipt_key: String,
+    /// The checkpoint note verifier key (C2SP signed-note vkey string).
+    pub checkpoint_vkey: String,
+    /// Issuers trusted from genesis.
+    pub issuers: Vec<GenesisIssuer>,
+}
+
+/// An issuer trusted from genesis.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisIssuer {
+    /// The `iss` claim its statements carry.
+    pub iss: String,
+    /// Its public key as a hex COSE_Key.
+    pub key: String,
+    /// Whether it may register other issuers.
+    pub admin: bool,
+}
+
+/// Why a genesis file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    #[error("genesis file is larger than {MAX_GENESIS_BYTES} bytes")]
+    TooLarge,
+    #[error("genesis file is not valid JSON for {GENESIS_FORMAT}: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("genesis format is {0:?}, expected {GENESIS_FORMAT:?}")]
+    Format(String),
+    #[error("genesis origin must be a non-empty single line without '+' or spaces")]
+    Origin,
+    #[error("genesis lists no validators or too many")]
+    Validators,
+    #[error("genesis field {field}: {reason}")]
+    Field { field: &'static str, reason: String },
+    #[error("genesis issuer {iss:?} appears twice (same key)")]
+    DuplicateIssuer { iss: String },
+}
+
+impl Genesis {
+    /// Parses and validates a genesis file from its exact bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, GenesisError> {
+        if bytes.len() > MAX_GENESIS_BYTES {
+            return Err(GenesisError::TooLarge);
+        }
+        let genesis: Genesis = serde_json::from_slice(bytes)?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    /// Encodes the genesis as pretty JSON (what `proverka genesis` writes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// The chain id: SHA-256 of the exact genesis file bytes. Nodes refuse to resume a data
+    /// directory created from a different genesis.
+    pub fn id(bytes: &[u8]) -> [u8; 32] {
+        Sha256::digest(bytes).into()
+    }
+
+    fn validate(&self) -> Result<(), GenesisError> {
+        if self.format != GENESIS_FORMAT {
+            return Err(GenesisError::Format(self.format.clone()));
+        }
+        let origin_ok = !self.origin.is_empty()
+            && self.origin.len() <= 255
+            && !self
+                .origin
+                .chars()
+                .any(|c| c.is_whitespace() || c == '+' || c.is_control());
+        if !origin_ok {
+            return Err(GenesisError::Origin);
+        }
+        if self.validators.is_empty() || self.validators.len() > MAX_GENESIS_ENTRIES {
+            return Err(GenesisError::Validators);
+        }
+        for v in &self.validators {
+            let ok = hex::decode(v).map(|b| b.len() == 32).unwrap_or(false);
+            if !ok {
+                return Err(field("validators", "each must be 32 bytes of hex"));
+            }
+        }
+        self.receipt_public_key()?;
+        if self.issuers.len() > MAX_GENESIS_ENTRIES {
+            return Err(field("issuers", "too many"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for issuer in &self.issuers {
+            let record = issuer.record()?;
+            if !seen.insert(record.key.thumbprint()) {
+                return Err(GenesisError::DuplicateIssuer {
+                    iss: issuer.iss.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The receipt signing key's public half.
+    pub fn receipt_public_key(&self) -> Result<PublicKey, GenesisError> {
+        decode_cose_key("receipt_key", &self.receipt_key)
+    }
+
+    /// The genesis issuers as records, in file order.
+    pub fn issuer_records(&self) -> Result<Vec<IssuerRecord>, GenesisError> {
+        self.issuers.iter().map(GenesisIssuer::record).collect()
+    }
+}
+
+impl GenesisIssuer {
+    /// Builds a genesis issuer entry from a key.
+    pub fn new(iss: &str, key: &PublicKey, admin: bool) -> Self {
+        GenesisIssuer {
+            iss: iss.to_owned(),
+            key: hex::encode(key.to_cose_key()),
+            admin,
+        }
+    }
+
+    fn record(&self) -> Result<IssuerRecord, GenesisError> {
+        if self.iss.is_empty() || self.iss.len() > crate::issuers::MAX_ISS_BYTES {
+            return Err(field("issuers.iss", "must be 1..=1024 bytes"));
+        }
+        Ok(IssuerRecord {
+            iss: self.iss.clone(),
+            key: decode_cose_key("issuers.key", &self.key)?,
+            admin: self.admin,
+        })
+    }
+}
+
+fn decode_cose_key(name: &'static str, hex_key: &str) -> Result<PublicKey, GenesisError> {
+    let bytes = hex::decode(hex_key).map_err(|e| field(name, &e.to_string()))?;
+    PublicKey::from_cose_key(&bytes).map_err(|e| field(name, &e.to_string()))
+}
+
+fn field(field: &'static str, reason: &str) -> GenesisError {
+    GenesisError::Field {
+        field,
+        reason: reason.to_owned(),
+    }
+}

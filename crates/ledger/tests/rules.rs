@@ -1,0 +1,300 @@
+//! The registration rules as a specification: what a block registers, and why it refuses.
+
+use std::collections::{HashMap, HashSet};
+
+use proverka_ledger::{
+    Decision, Genesis, GenesisIssuer, IssuerRecord, Rejection, Rules, SignatureCache, StateError,
+    StateView, GENESIS_FORMAT, ISSUER_REGISTRATION_CONTENT_TYPE,
+};
+use proverka_statement::{
+    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
+};
+
+#[derive(Default)]
+struct MemState {
+    kv: HashMap<Vec<u8>, Vec<u8>>,
+    entries: HashSet<[u8; 32]>,
+}
+
+impl StateView for MemState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.kv.get(key).cloned())
+    }
+    fn has_entry(&self, id: &[u8; 32]) -> Result<bool, StateError> {
+        Ok(self.entries.contains(id))
+    }
+}
+
+struct NoCache;
+impl SignatureCache for NoCache {
+    fn is_verified(&self, _: &[u8; 32]) -> bool {
+        false
+    }
+}
+
+struct Fixture {
+    admin: PrivateKey,
+    rules: Rules,
+}
+
+fn fixture() -> Fixture {
+    let admin = PrivateKey::generate(KeyType::P256).unwrap();
+    let genesis = Genesis {
+        format: GENESIS_FORMAT.into(),
+        origin: "test.example/log".into(),
+        created_ms: 0,
+        validators: vec![hex::encode([1u8; 32])],
+        receipt_key: hex::encode(admin.public_key().to_cose_key()),
+        checkpoint_vkey: "test.example/log+00000000+AQ".into(),
+        issuers: vec![GenesisIssuer::new("admin", &admin.public_key(), true)],
+    };
+    let rules = Rules::new(&genesis).unwrap();
+    Fixture { admin, rules }
+}
+
+fn statement(key: &PrivateKey, iss: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
+    sign_statement(
+        key,
+        &StatementParams {
+            iss,
+            sub: "device-42",
+            iat: 1_764_000_000,
+            content_type: ContentType::Text(content_type.into()),
+            payload,
+        },
+    )
+}
+
+fn registration(admin: &PrivateKey, new: &PrivateKey, iss: &str, is_admin: bool) -> Vec<u8> {
+    let record = IssuerRecord {
+        iss: iss.into(),
+        key: new.public_key(),
+        admin: is_admin,
+    };
+    statement(
+        admin,
+        "admin",
+        ISSUER_REGISTRATION_CONTENT_TYPE,
+        &record.encode(),
+    )
+}
+
+fn decide(f: &Fixture, state: &MemState, block: &[Vec<u8>]) -> Vec<Decision> {
+    f.rules
+        .apply_block(state, block, &NoCache)
+        .unwrap()
+        .decisions
+}
+
+fn reason(d: &Decision) -> &Rejection {
+    match d {
+        Decision::Reject { reason, .. } => reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_genesis_issuer_statement_is_registered_without_state_changes() {
+    let f = fixture();
+    let s = statement(&f.admin, "admin", "text/plain", b"hello");
+    let d = decide(&f, &MemState::default(), &[s.clone()]);
+    assert_eq!(
+        d,
+        vec![Decision::Register {
+            id: statement_id(&s),
+            writes: vec![]
+        }]
+    );
+}
+
+#[test]
+fn a_statement_from_an_unregistered_key_is_refused_as_unknown_issuer() {
+    let f = fixture();
+    let stranger = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    let d = decide(
+        &f,
+        &MemState::default(),
+        &[statement(&stranger, "admin", "text/plain", b"x")],
+    );
+    let kid = hex::encode(stranger.public_key().thumbprint());
+    assert_eq!(reason(&d[0]), &Rejection::UnknownIssuer(kid));
+}
+
+#[test]
+fn a_registered_key_claiming_another_issuer_name_is_refused() {
+    let f = fixture();
+    let d = decide(
+        &f,
+        &MemState::default(),
+        &[statement(&f.admin, "mallory", "text/plain", b"x")],
+    );
+    assert_eq!(
+        reason(&d[0]),
+        &Rejection::IssuerMismatch {
+            registered: "admin".into(),
+            claimed: "mallory".into()
+        }
+    );
+}
+
+#[test]
+fn a_statement_with_a_tampered_signature_is_refused() {
+    let f = fixture();
+    let mut s = statement(&f.admin, "admin", "text/plain", b"x");
+    let last = s.len() - 1; // the signature is the last element of the COSE_Sign1 array
+    s[last] ^= 0x01;
+    let d = decide(&f, &MemState::default(), &[s]);
+    assert!(
+        matches!(reason(&d[0]), Rejection::Signature(_)),
+        "{:?}",
+        d[0]
+    );
+}
+
+#[test]
+fn garbage_in_a_block_is_refused_as_malformed_and_does_not_stop_the_block() {
+    let f = fixture();
+    let good = statement(&f.admin, "admin", "text/plain", b"x");
+    let d = decide(&f, &MemState::default(), &[vec![0xff, 0x00], good]);
+    assert!(matches!(reason(&d[0]), Rejection::Malformed(_)));
+    assert!(matches!(d[1], Decision::Register { .. }));
+}
+
+#[test]
+fn an_admin_registers_an_issuer_whose_statements_count_from_the_next_position_on() {
+    let f = fixture();
+    let alice = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    let early = statement(&alice, "alice", "text/plain", b"too early");
+    let reg = registration(&f.admin, &alice, "alice", false);
+    let later = statement(&alice, "alice", "text/plain", b"in time");
+    let d = decide(&f, &MemState::default(), &[early, reg, later]);
+    assert!(matches!(reason(&d[0]), Rejection::UnknownIssuer(_)));
+    match &d[1] {
+        Decision::Register { writes, .. } => {
+            assert_eq!(writes.len(), 1);
+            let record = IssuerRecord::decode(&writes[0].1).unwrap();
+            assert_eq!(record.iss, "alice");
+            assert_eq!(record.key, alice.public_key());
+            assert!(!record.admin);
+        }
+        other => panic!("registration refused: {other:?}"),
+    }
+    assert!(matches!(d[2], Decision::Register { .. }));
+}
+
+#[test]
+fn a_registered_issuer_is_found_in_state_by_a_later_block() {
+    let f = fixture();
+    let alice = PrivateKey::generate(KeyType::P256).unwrap();
+    let first = decide(
+        &f,
+        &MemState::default(),
+        &[registration(&f.admin, &alice, "alice", false)],
+    );
+    let mut state = MemState::default();
+    if let Decision::Register { writes, .. } = &first[0] {
+        state.kv.extend(writes.iter().cloned());
+    }
+    let d = decide(
+        &f,
+        &state,
+        &[statement(&alice, "alice", "text/plain", b"x")],
+    );
+    assert!(matches!(d[0], Decision::Register { .. }), "{:?}", d[0]);
+}
+
+#[test]
+fn only_an_admin_issuer_may_register_issuers() {
+    let f = fixture();
+    let alice = PrivateKey::generate(KeyType::P256).unwrap();
+    let bob = PrivateKey::generate(KeyType::P256).unwrap();
+    let record = IssuerRecord {
+        iss: "bob".into(),
+        key: bob.public_key(),
+        admin: false,
+    };
+    let by_alice = statement(
+        &alice,
+        "alice",
+        ISSUER_REGISTRATION_CONTENT_TYPE,
+        &record.encode(),
+    );
+    let d = decide(
+        &f,
+        &MemState::default(),
+        &[registration(&f.admin, &alice, "alice", false), by_alice],
+    );
+    assert_eq!(reason(&d[1]), &Rejection::NotAdmin);
+}
+
+#[test]
+fn a_key_cannot_be_registered_twice() {
+    let f = fixture();
+    let alice = PrivateKey::generate(KeyType::P256).unwrap();
+    let again = registration(&f.admin, &alice, "alice-again", false);
+    let d = decide(
+        &f,
+        &MemState::default(),
+        &[registration(&f.admin, &alice, "alice", false), again],
+    );
+    assert!(matches!(
+        reason(&d[1]),
+        Rejection::IssuerAlreadyRegistered(_)
+    ));
+}
+
+#[test]
+fn an_issuer_registration_with_a_bad_payload_is_refused() {
+    let f = fixture();
+    let s = statement(
+        &f.admin,
+        "admin",
+        ISSUER_REGISTRATION_CONTENT_TYPE,
+        b"\x01\x02",
+    );
+    let d = decide(&f, &MemState::default(), &[s]);
+    assert!(matches!(reason(&d[0]), Rejection::BadRegistration(_)));
+}
+
+#[test]
+fn a_resubmitted_statement_is_a_duplicate_not_a_second_entry() {
+    let f = fixture();
+    let s = statement(&f.admin, "admin", "text/plain", b"x");
+    let d = decide(&f, &MemState::default(), &[s.clone(), s.clone()]);
+    assert!(matches!(d[0], Decision::Register { .. }));
+    assert_eq!(
+        d[1],
+        Decision::Duplicate {
+            id: statement_id(&s)
+        }
+    );
+    let mut state = MemState::default();
+    state.entries.insert(statement_id(&s));
+    assert_eq!(
+        decide(&f, &state, &[s.clone()]),
+        vec![Decision::Duplicate {
+            id: statement_id(&s)
+        }]
+    );
+}
+
+#[test]
+fn the_same_block_on_the_same_state_always_gets_the_same_decision() {
+    let f = fixture();
+    let alice = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    let block = vec![
+        registration(&f.admin, &alice, "alice", false),
+        statement(&alice, "alice", "text/plain", b"1"),
+        vec![1, 2, 3],
+    ];
+    let a = f
+        .rules
+        .apply_block(&MemState::default(), &block, &NoCache)
+        .unwrap();
+    let b = f
+        .rules
+        .apply_block(&MemState::default(), &block, &NoCache)
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.registered().collect::<Vec<_>>(), vec![0, 1]);
+}

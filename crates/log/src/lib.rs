@@ -1,0 +1,40 @@
+//! Computes the RFC 9162 log's leaves, proofs, receipts, checkpoints and tiles (no I/O).
+//!
+//! The ledger's record is one append-only RFC 9162 Merkle tree (SHA-256) of signed statements
+//! (DESIGN.md decision 3). This crate holds the pure functions over it:
+//!
+//! - [`merkle`]: entry ids, leaf hashes, the `tlog_tiles` stored-hash layout, inclusion and
+//!   consistency proofs and their verification, an in-memory tree.
+//! - [`receipt`]: RFC 9942 COSE Receipts (vds RFC9162_SHA256 = 1).
+//! - [`checkpoint`]: C2SP tlog-checkpoint signed notes and tlog-cosignature/v1 cosignatures.
+//! - [`tiles`]: C2SP tlog-tiles paths, hash tiles and entry bundles.
+//!
+//! Invariants:
+//! - No file, network or clock access: callers pass sizes, times and hash readers.
+//! - No panics on peer data: every size, index and path is validated before `tlog_tiles` (whose
+//!   functions assert on bad arguments) is called, and every limit is a documented constant.
+//! - The leaf of a statement is `SHA-256(0x00 || SHA-256(statement bytes))`; the statement bytes
+//!   are never re-encoded.
+//!
+//! Formats byte by byte: `docs/log-format.md`.
+
+pub mod checkpoint;
+pub mod merkle;
+pub mod receipt;
+pub mod tiles;
+
+pub use checkpoint::{
+    checkpoint_body, cosign_checkpoint, parse_checkpoint_unverified, sign_checkpoint,
+    verify_checkpoint, verify_cosignature, verify_cosigned_checkpoint, CheckpointError,
+    Cosignature, NoteKey, NoteSignatureRef, VerifiedCheckpoint,
+};
+pub use merkle::{
+    consistency_proof, inclusion_proof, leaf_entry, leaf_hash, leaf_hash_bytes, node_hash,
+    root_from_inclusion_path, stored_hash_count, stored_hash_index, stored_hashes_for_append,
+    tree_root, verify_consistency, verify_inclusion, AppendedHashes, Hash, MemoryTree, ProofError,
+    MAX_TREE_SIZE,
+};
+pub use receipt::{make_receipt, verify_receipt, ReceiptError, VerifiedReceipt};
+pub use tiles::{entry_bundle, hash_tile, tile_path_parse, TileError, TileKind, TileRef};
+/// Re-exported so that callers can implement hash storage without naming the dependency.
+pub use tlog_tiles::HashReader;

@@ -1,0 +1,215 @@
+//! `POST /entries` (register a signed statement) and `GET /entries/{id}[/statement]`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use proverka_ledger::Rejection;
+use proverka_statement::{statement_id, SignedStatement, StatementError};
+
+use super::{parse_id, Problem, COSE, REGISTRATION_WAIT};
+use crate::app::{Shared, StoreView};
+use crate::pool::{Outcome, PoolError};
+
+/// Registers a statement: 201 with its receipt once its block is durably applied, 200 with the
+/// existing receipt for a resubmission, 303 See Other if the block takes longer than
+/// [`REGISTRATION_WAIT`], or a problem.
+pub async fn register(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match register_inner(&s, &headers, body).await {
+        Ok(resp) => resp,
+        Err(problem) => {
+            s.metrics.submissions_refused.inc();
+            problem.for_request(&headers).into_response()
+        }
+    }
+}
+
+async fn register_inner(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    check_content_type(headers)?;
+    let body = body.map_err(|e| too_large(e.body_text()))?;
+    let limits = s.rules.limits();
+    if body.len() > limits.max_statement_bytes {
+        return Err(too_large(format!("{} bytes", body.len())));
+    }
+    let stmt = SignedStatement::parse(&body, limits).map_err(malformed)?;
+    let id = statement_id(&body);
+    if let Some(index) = s.store.index_of(&id).map_err(internal)? {
+        return receipt_response(s, &id, index, StatusCode::OK);
+    }
+    let view = StoreView(&s.store);
+    match s
+        .rules
+        .check_statement(&view, &BTreeMap::new(), &stmt, false)
+    {
+        Err(e) => return Err(Problem::internal(e.to_string())),
+        Ok(Err(rejection)) => return Err(rejected(&rejection)),
+        Ok(Ok(_)) => {}
+    }
+    s.mark_verified(id);
+    let waiter = s.pool.submit(id, body.to_vec()).map_err(|e| match e {
+        PoolError::Full => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", e.to_string()),
+    })?;
+    match tokio::time::timeout(REGISTRATION_WAIT, waiter).await {
+        Ok(Ok(Outcome::Registered { index })) => {
+            receipt_response(s, &id, index, StatusCode::CREATED)
+        }
+        Ok(Ok(Outcome::Rejected { reason })) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "Registration refused",
+            reason,
+        )),
+        Ok(Err(_)) => Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Shutting down",
+            "the node stopped before the statement's block was applied; resubmit",
+        )),
+        Err(_) => Ok(see_other(&id)),
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ctype.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case(COSE) {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            format!("POST /entries takes {COSE} (a tagged COSE_Sign1), not {ctype:?}"),
+        ))
+    }
+}
+
+fn too_large(detail: impl std::fmt::Display) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Statement too large",
+        format!(
+            "a signed statement may be at most {} bytes: {detail}",
+            proverka_statement::MAX_STATEMENT_BYTES
+        ),
+    )
+}
+
+fn malformed(e: StatementError) -> Problem {
+    let title = match &e {
+        StatementError::UnsupportedAlgorithm(_) => "Unsupported algorithm",
+        _ => "Malformed statement",
+    };
+    Problem::bad_request(title, e.to_string())
+}
+
+fn rejected(r: &Rejection) -> Problem {
+    let (status, title) = match r {
+        Rejection::UnknownIssuer(_) => (StatusCode::FORBIDDEN, "Unknown issuer"),
+        Rejection::IssuerMismatch { .. } => (StatusCode::FORBIDDEN, "Issuer mismatch"),
+        Rejection::Signature(_) => (StatusCode::BAD_REQUEST, "Bad signature"),
+        Rejection::AlgorithmKeyMismatch(_) => {
+            (StatusCode::BAD_REQUEST, "Algorithm does not match key")
+        }
+        Rejection::NotAdmin => (StatusCode::FORBIDDEN, "Not an admin issuer"),
+        Rejection::BadRegistration(_) => (StatusCode::BAD_REQUEST, "Invalid issuer registration"),
+        Rejection::IssuerAlreadyRegistered(_) => {
+            (StatusCode::CONFLICT, "Issuer already registered")
+        }
+        Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "Malformed statement"),
+    };
+    Problem::new(status, title, r.to_string())
+}
+
+fn internal(e: impl std::fmt::Display) -> Problem {
+    Problem::internal(e.to_string())
+}
+
+fn location(id: &[u8; 32]) -> HeaderValue {
+    HeaderValue::from_str(&format!("/entries/{}", hex::encode(id)))
+        .unwrap_or(HeaderValue::from_static("/entries"))
+}
+
+fn see_other(id: &[u8; 32]) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    resp.headers_mut().insert(header::LOCATION, location(id));
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+fn receipt_response(
+    s: &Shared,
+    id: &[u8; 32],
+    index: u64,
+    status: StatusCode,
+) -> Result<Response, Problem> {
+    let receipt = s.receipt(index).map_err(Problem::internal)?;
+    let mut resp = (status, receipt).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(COSE));
+    h.insert(header::LOCATION, location(id));
+    Ok(resp)
+}
+
+/// `GET /entries/{id}`: the receipt (200), 202 while the statement waits for its block, or 404.
+pub async fn receipt(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = (|| {
+        let id = parse_id(&id)?;
+        match s.store.index_of(&id).map_err(internal)? {
+            Some(index) => receipt_response(&s, &id, index, StatusCode::OK),
+            None if s.pool.is_pending(&id) => {
+                let mut resp = StatusCode::ACCEPTED.into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                Ok(resp)
+            }
+            None => Err(Problem::not_found(
+                "no registered statement has this entry id",
+            )),
+        }
+    })();
+    result.unwrap_or_else(|p| p.for_request(&headers).into_response())
+}
+
+/// `GET /entries/{id}/statement`: the registered statement's exact bytes.
+pub async fn statement(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = (|| {
+        let id = parse_id(&id)?;
+        let index = s
+            .store
+            .index_of(&id)
+            .map_err(internal)?
+            .ok_or_else(|| Problem::not_found("no registered statement has this entry id"))?;
+        let bytes = s
+            .store
+            .statement(index)
+            .map_err(internal)?
+            .ok_or_else(|| Problem::internal("entry index without statement"))?;
+        let mut resp = bytes.into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(COSE));
+        Ok(resp)
+    })();
+    result.unwrap_or_else(|p: Problem| p.for_request(&headers).into_response())
+}

@@ -1,0 +1,239 @@
+//! The ledger application: what the consensus pipeline calls to fill and apply blocks.
+//!
+//! Invariant: the only writer of the store. A block is applied exactly once (re-deliveries are
+//! recognised by height), its decisions come from the deterministic rules in `proverka-ledger`,
+//! and submitters are told the outcome only after the store committed the block durably.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
+
+use proverka_consensus::{Application, Block};
+use proverka_ledger::{Decision, Genesis, Rules, SignatureCache, StateError, StateView};
+use proverka_log::{Hash, NoteKey};
+use proverka_statement::PrivateKey;
+use proverka_store::{BlockAppend, Store};
+
+use crate::metrics::Metrics;
+use crate::pool::{Outcome, Pool};
+
+/// The latest signed tree head, as served by `/checkpoint` and used for receipts.
+#[derive(Clone, Debug, Default)]
+pub struct TreeHead {
+    pub size: u64,
+    pub root: Hash,
+    /// Timestamp of the block that produced it (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// The C2SP signed checkpoint note.
+    pub checkpoint: Vec<u8>,
+}
+
+/// Everything the API and the consensus pipeline share.
+pub struct Shared {
+    pub store: Store,
+    pub rules: Rules,
+    pub pool: Pool,
+    pub genesis: Genesis,
+    pub genesis_id: [u8; 32],
+    pub receipt_key: PrivateKey,
+    pub checkpoint_key: NoteKey,
+    pub metrics: Metrics,
+    head: RwLock<TreeHead>,
+    verified: Mutex<HashSet<[u8; 32]>>,
+}
+
+/// Reads ledger state through the store.
+pub struct StoreView<'a>(pub &'a Store);
+
+impl StateView for StoreView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.0.state_get(key).map_err(|e| StateError(e.to_string()))
+    }
+    fn has_entry(&self, id: &[u8; 32]) -> Result<bool, StateError> {
+        self.0
+            .index_of(id)
+            .map(|i| i.is_some())
+            .map_err(|e| StateError(e.to_string()))
+    }
+}
+
+impl Shared {
+    /// Opens the shared state; the tree head is re-signed from the store's current size.
+    pub fn new(
+        store: Store,
+        genesis: Genesis,
+        genesis_id: [u8; 32],
+        receipt_key: PrivateKey,
+        checkpoint_key: NoteKey,
+        metrics: Metrics,
+    ) -> Result<Arc<Self>, String> {
+        let rules = Rules::new(&genesis).map_err(|e| e.to_string())?;
+        let shared = Arc::new(Shared {
+            store,
+            rules,
+            pool: Pool::default(),
+            genesis,
+            genesis_id,
+            receipt_key,
+            checkpoint_key,
+            metrics,
+            head: RwLock::new(TreeHead::default()),
+            verified: Mutex::new(HashSet::new()),
+        });
+        let size = shared.store.tree_size();
+        let root = shared.store.root();
+        // Fail at start-up, not at the first block, if this key cannot sign for this origin.
+        proverka_log::sign_checkpoint(&shared.checkpoint_key, &shared.genesis.origin, size, &root)
+            .map_err(|e| format!("checkpoint key cannot sign for origin: {e}"))?;
+        shared.set_head(size, root, shared.genesis.created_ms);
+        Ok(shared)
+    }
+
+    /// The latest tree head.
+    pub fn head(&self) -> TreeHead {
+        self.head.read().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    fn set_head(&self, size: u64, root: Hash, timestamp_ms: u64) {
+        let checkpoint = match self.store.latest_checkpoint() {
+            Some(note) => note,
+            None => self.sign_checkpoint(size, &root),
+        };
+        let head = TreeHead {
+            size,
+            root,
+            timestamp_ms,
+            checkpoint,
+        };
+        self.metrics.tree_size.set(size as i64);
+        if let Ok(mut h) = self.head.write() {
+            *h = head;
+        }
+    }
+
+    /// Signs a checkpoint note. The origin was validated by genesis and checked against the
+    /// key at start-up ([`Shared::new`]), so signing cannot fail afterwards; if it ever did, the
+    /// note is empty and `/checkpoint` clients refuse it loudly rather than trust it.
+    fn sign_checkpoint(&self, size: u64, root: &Hash) -> Vec<u8> {
+        proverka_log::sign_checkpoint(&self.checkpoint_key, &self.genesis.origin, size, root)
+            .unwrap_or_else(|e| {
+                tracing::error!("signing checkpoint {size}: {e}");
+                Vec::new()
+            })
+    }
+
+    /// Remembers that `id`'s signature was verified at submission.
+    pub fn mark_verified(&self, id: [u8; 32]) {
+        if let Ok(mut v) = self.verified.lock() {
+            v.insert(id);
+        }
+    }
+
+    /// A receipt for the statement at `index`, against the latest tree head.
+    pub fn receipt(&self, index: u64) -> Result<Vec<u8>, String> {
+        let head = self.head();
+        if index >= head.size {
+            return Err(format!(
+                "entry {index} is not in tree head of size {}",
+                head.size
+            ));
+        }
+        let path = self
+            .store
+            .inclusion_proof(index, head.size)
+            .map_err(|e| e.to_string())?;
+        proverka_log::make_receipt(
+            &self.receipt_key,
+            &self.genesis.origin,
+            (head.timestamp_ms / 1000) as i64,
+            head.size,
+            index,
+            &path,
+            &head.root,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn apply(&self, block: &Block) -> Result<(), String> {
+        if block.height <= self.store.applied_height() {
+            return Ok(()); // re-delivery after a restart: already durable
+        }
+        let started = std::time::Instant::now();
+        let cache = VerifiedCache(&self.verified);
+        let decision = self
+            .rules
+            .apply_block(&StoreView(&self.store), &block.statements, &cache)
+            .map_err(|e| e.to_string())?;
+        let accepted: Vec<&[u8]> = decision
+            .registered()
+            .map(|i| block.statements[i].as_slice())
+            .collect();
+        let writes = decision.state_writes();
+        let sign = |size: u64, root: &Hash| self.sign_checkpoint(size, root);
+        let outcome = self
+            .store
+            .append_block(BlockAppend {
+                height: block.height,
+                digest: block.digest(),
+                statements: &accepted,
+                state_writes: &writes,
+                checkpoint: Some(&sign),
+            })
+            .map_err(|e| e.to_string())?;
+        self.set_head(outcome.new_size, outcome.root, block.timestamp_ms);
+        self.notify(&decision.decisions);
+        self.metrics
+            .observe_block(&decision.decisions, started.elapsed());
+        Ok(())
+    }
+
+    fn notify(&self, decisions: &[Decision]) {
+        for d in decisions {
+            let (id, outcome) = match d {
+                Decision::Register { id, .. } | Decision::Duplicate { id } => {
+                    match self.store.index_of(id) {
+                        Ok(Some(index)) => (id, Outcome::Registered { index }),
+                        _ => continue,
+                    }
+                }
+                Decision::Reject { id, reason } => (
+                    id,
+                    Outcome::Rejected {
+                        reason: reason.to_string(),
+                    },
+                ),
+            };
+            if let Ok(mut v) = self.verified.lock() {
+                v.remove(id);
+            }
+            self.pool.decide(id, outcome);
+        }
+    }
+}
+
+struct VerifiedCache<'a>(&'a Mutex<HashSet<[u8; 32]>>);
+
+impl SignatureCache for VerifiedCache<'_> {
+    fn is_verified(&self, id: &[u8; 32]) -> bool {
+        self.0.lock().map(|v| v.contains(id)).unwrap_or(false)
+    }
+}
+
+/// The consensus-facing handle.
+#[derive(Clone)]
+pub struct LedgerApp(pub Arc<Shared>);
+
+impl Application for LedgerApp {
+    fn take_batch(&self, max_statements: usize, max_bytes: usize) -> Vec<Vec<u8>> {
+        self.0.pool.take_batch(max_statements, max_bytes)
+    }
+
+    fn verify(&self, block: &Block) -> bool {
+        // Blocks from other validators: statements are re-judged when the block is applied,
+        // so only the shape is checked here; a refused statement is recorded as a rejection.
+        block.statements.len() <= proverka_consensus::MAX_STATEMENTS_PER_BLOCK
+    }
+
+    fn finalized(&self, block: &Block) -> Result<(), String> {
+        self.0.apply(block)
+    }
+}

@@ -1,0 +1,148 @@
+//! Runs a Proverka ledger node: HTTP API, registration pool, and the consensus-driven log.
+//!
+//! Code map: [`datadir`] (layout, keys, `--dev` bootstrap) → [`app`] (the ledger application
+//! that consensus drives: fills blocks from the [`pool`], applies finalized blocks through the
+//! deterministic rules of `proverka-ledger` into `proverka-store`) → [`api`] (axum routes).
+//!
+//! Invariant: the node owns all I/O (disk, network, clock); `proverka-ledger` decides, the node
+//! only carries out and persists its decisions. A submitter is answered after durability.
+
+pub mod api;
+pub mod app;
+pub mod datadir;
+pub mod metrics;
+pub mod pool;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use proverka_ledger::Genesis;
+use proverka_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::app::{LedgerApp, Shared};
+use crate::datadir::DataDir;
+
+/// Default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7380";
+/// When idle, the single validator still finalizes an (empty) block this often, so that the
+/// ledger's clock advances.
+pub const MAX_IDLE_MS: u64 = 1_000;
+
+/// How to start a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Create keys, an admin issuer and a one-validator genesis on first start.
+    pub dev: bool,
+    /// Genesis file (required on first start without `--dev`).
+    pub genesis: Option<PathBuf>,
+}
+
+/// A running node.
+pub struct RunningNode {
+    /// The address the API listens on (useful with port 0).
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    consensus: proverka_consensus::Handle,
+    stop_http: oneshot::Sender<()>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    DataDir(#[from] datadir::DataDirError),
+    #[error("genesis: {0}")]
+    Genesis(#[from] proverka_ledger::GenesisError),
+    #[error("keys: {0}")]
+    Keys(String),
+    #[error("store: {0}")]
+    Store(#[from] proverka_store::StoreError),
+    #[error("consensus: {0}")]
+    Consensus(String),
+    #[error("listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Starts a node: resolves genesis and keys, opens the store, starts consensus and the API.
+pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
+    let dir = DataDir::new(&cfg.data_dir);
+    let genesis_bytes = match (cfg.dev, &cfg.genesis) {
+        (true, Some(_)) => {
+            return Err(NodeError::Other(
+                "--dev creates its own genesis; do not pass --genesis with it".into(),
+            ))
+        }
+        (true, None) => dir.dev_bootstrap()?,
+        (false, given) => dir.genesis_bytes(given.as_deref())?,
+    };
+    let genesis = Genesis::from_bytes(&genesis_bytes)?;
+    let genesis_id = Genesis::id(&genesis_bytes);
+    let keys = dir.load_keys()?;
+    datadir::check_keys_match(&keys, &genesis).map_err(NodeError::Keys)?;
+    let store = Store::open(dir.root())?;
+    let shared = Shared::new(
+        store,
+        genesis.clone(),
+        genesis_id,
+        keys.receipt,
+        keys.checkpoint,
+        metrics::Metrics::new(),
+    )
+    .map_err(NodeError::Other)?;
+    let mut consensus_cfg =
+        proverka_consensus::Config::single(dir.consensus(), keys.consensus, &genesis_id);
+    consensus_cfg.committee = genesis.validators.clone();
+    consensus_cfg.genesis_timestamp_ms = genesis.created_ms;
+    consensus_cfg.max_idle_ms = MAX_IDLE_MS;
+    let consensus = proverka_consensus::start(consensus_cfg, LedgerApp(shared.clone()))
+        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| NodeError::Listen {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| NodeError::Listen {
+        addr: cfg.listen,
+        source,
+    })?;
+    let (stop_http, stopped) = oneshot::channel::<()>();
+    let router = api::router(shared.clone());
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningNode {
+        addr,
+        shared,
+        consensus,
+        stop_http,
+        http,
+    })
+}
+
+impl RunningNode {
+    /// Stops the API, then consensus. Everything acknowledged is already durable.
+    pub async fn shutdown(self) {
+        let _ = self.stop_http.send(());
+        let _ = self.http.await;
+        let consensus = self.consensus;
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || consensus.stop()).await {
+            tracing::warn!("consensus stop: {e}");
+        }
+    }
+}

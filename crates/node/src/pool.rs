@@ -1,0 +1,236 @@
+//! The pool of statements accepted for registration but not yet in a finalized block.
+//!
+//! Contract: a statement enters the pool only after its signature and issuer were checked; it
+//! leaves it when a finalized block decides it (registered, duplicate or rejected). A statement
+//! taken into a proposal that never finalizes is offered again after [`REQUEUE_AFTER`].
+//! Submitters wait on the statement's outcome; nothing is acknowledged before the block holding
+//! it is durably applied.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+/// Most statements waiting in the pool; beyond it submissions get 503 (back-pressure).
+pub const MAX_POOL_STATEMENTS: usize = 200_000;
+/// Most bytes of statements waiting in the pool.
+pub const MAX_POOL_BYTES: usize = 512 << 20;
+/// A statement proposed but not decided by a finalized block within this time is re-offered.
+pub const REQUEUE_AFTER: Duration = Duration::from_secs(20);
+
+/// How a finalized block decided a statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// In the log at this index (newly appended or already present).
+    Registered { index: u64 },
+    /// Refused by the ledger rules at apply time.
+    Rejected { reason: String },
+}
+
+/// Why the pool did not take a statement.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PoolError {
+    #[error("the registration queue is full ({MAX_POOL_STATEMENTS} statements or {MAX_POOL_BYTES} bytes); retry later")]
+    Full,
+}
+
+struct Pending {
+    bytes: Arc<Vec<u8>>,
+    proposed_at: Option<Instant>,
+    waiters: Vec<oneshot::Sender<Outcome>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<[u8; 32]>,
+    pending: HashMap<[u8; 32], Pending>,
+    queued_bytes: usize,
+}
+
+/// The shared pool; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Pool {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent data (every update is one step).
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a checked statement (or joins the wait if it is already pending) and returns the
+    /// receiver of its outcome.
+    pub fn submit(
+        &self,
+        id: [u8; 32],
+        bytes: Vec<u8>,
+    ) -> Result<oneshot::Receiver<Outcome>, PoolError> {
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.lock();
+        if let Some(p) = inner.pending.get_mut(&id) {
+            p.waiters.push(tx);
+            return Ok(rx);
+        }
+        if inner.pending.len() >= MAX_POOL_STATEMENTS
+            || inner.queued_bytes + bytes.len() > MAX_POOL_BYTES
+        {
+            return Err(PoolError::Full);
+        }
+        inner.queued_bytes += bytes.len();
+        inner.queue.push_back(id);
+        let pending = Pending {
+            bytes: Arc::new(bytes),
+            proposed_at: None,
+            waiters: vec![tx],
+        };
+        inner.pending.insert(id, pending);
+        Ok(rx)
+    }
+
+    /// Whether `id` waits for a block.
+    pub fn is_pending(&self, id: &[u8; 32]) -> bool {
+        self.lock().pending.contains_key(id)
+    }
+
+    /// Statements waiting (queued or proposed).
+    pub fn len(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes up to `max` statements / `max_bytes` bytes for a proposal, oldest first.
+    pub fn take_batch(&self, max: usize, max_bytes: usize) -> Vec<Vec<u8>> {
+        let mut inner = self.lock();
+        requeue_stale(&mut inner, Instant::now());
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while batch.len() < max {
+            let Some(id) = inner.queue.front().copied() else {
+                break;
+            };
+            let Some(p) = inner.pending.get_mut(&id) else {
+                inner.queue.pop_front();
+                continue;
+            };
+            if bytes + p.bytes.len() > max_bytes && !batch.is_empty() {
+                break;
+            }
+            p.proposed_at = Some(Instant::now());
+            bytes += p.bytes.len();
+            batch.push(p.bytes.as_ref().clone());
+            inner.queue.pop_front();
+        }
+        inner.queued_bytes = inner.queued_bytes.saturating_sub(bytes);
+        batch
+    }
+
+    /// Records a finalized block's decision for `id` and wakes its submitters.
+    pub fn decide(&self, id: &[u8; 32], outcome: Outcome) {
+        let removed = {
+            let mut inner = self.lock();
+            let removed = inner.pending.remove(id);
+            if let Some(p) = &removed {
+                if p.proposed_at.is_none() {
+                    // Decided while still queued (e.g. proposed by another validator).
+                    inner.queued_bytes = inner.queued_bytes.saturating_sub(p.bytes.len());
+                }
+            }
+            removed
+        };
+        for w in removed.into_iter().flat_map(|p| p.waiters) {
+            let _ = w.send(outcome.clone());
+        }
+    }
+}
+
+fn requeue_stale(inner: &mut Inner, now: Instant) {
+    let mut stale = Vec::new();
+    for (id, p) in inner.pending.iter_mut() {
+        if p.proposed_at
+            .is_some_and(|t| now.duration_since(t) > REQUEUE_AFTER)
+        {
+            p.proposed_at = None;
+            stale.push((*id, p.bytes.len()));
+        }
+    }
+    for (id, len) in stale {
+        inner.queued_bytes += len;
+        inner.queue.push_back(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> [u8; 32] {
+        [n; 32]
+    }
+
+    #[test]
+    fn batches_come_out_in_submission_order_and_only_once() {
+        let pool = Pool::default();
+        for n in 0..5 {
+            let _ = pool.submit(id(n), vec![n; 10]).unwrap();
+        }
+        assert_eq!(
+            pool.take_batch(3, 1 << 20),
+            vec![vec![0; 10], vec![1; 10], vec![2; 10]]
+        );
+        assert_eq!(pool.take_batch(10, 1 << 20), vec![vec![3; 10], vec![4; 10]]);
+        assert!(pool.take_batch(10, 1 << 20).is_empty());
+        assert_eq!(
+            pool.len(),
+            5,
+            "proposed statements stay pending until decided"
+        );
+    }
+
+    #[test]
+    fn byte_limit_bounds_a_batch_but_never_starves_a_large_statement() {
+        let pool = Pool::default();
+        let _ = pool.submit(id(1), vec![1; 100]).unwrap();
+        let _ = pool.submit(id(2), vec![2; 100]).unwrap();
+        assert_eq!(pool.take_batch(10, 150).len(), 1);
+        assert_eq!(
+            pool.take_batch(10, 50).len(),
+            1,
+            "a lone oversized item still goes"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_waiter_of_a_statement_learns_its_outcome() {
+        let pool = Pool::default();
+        let a = pool.submit(id(7), vec![7]).unwrap();
+        let b = pool.submit(id(7), vec![7]).unwrap();
+        assert_eq!(
+            pool.len(),
+            1,
+            "a resubmission joins the wait, no second entry"
+        );
+        pool.decide(&id(7), Outcome::Registered { index: 3 });
+        assert_eq!(a.await.unwrap(), Outcome::Registered { index: 3 });
+        assert_eq!(b.await.unwrap(), Outcome::Registered { index: 3 });
+        assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn a_proposal_that_never_finalizes_is_offered_again() {
+        let pool = Pool::default();
+        let _ = pool.submit(id(1), vec![1]).unwrap();
+        assert_eq!(pool.take_batch(10, 100).len(), 1);
+        {
+            let mut inner = pool.lock();
+            let later = Instant::now() + REQUEUE_AFTER + Duration::from_secs(1);
+            requeue_stale(&mut inner, later);
+        }
+        assert_eq!(pool.take_batch(10, 100), vec![vec![1]]);
+    }
+}

@@ -1,0 +1,743 @@
+//! Stores the log durably on disk: statements, Merkle hashes, checkpoints and ledger state (redb).
+//!
+//! One redb file, `DIR/ledger.redb`, holds everything a node must not lose; its layout is
+//! specified in `docs/log-format.md` ("On-disk layout"). All stored Merkle hashes are also kept
+//! in memory (loaded at open, about 64 MB per million entries) so roots, proofs and tiles are
+//! served without disk reads, concurrently from any number of threads.
+//!
+//! Invariants:
+//! - A block's statements, stored hashes, state writes, block record and signed checkpoint are
+//!   written in one redb write transaction: all of them or none.
+//! - The in-memory tree is updated only after that transaction committed, so readers never see
+//!   data that could be lost by a crash.
+//! - The store never interprets statements or state values: the ledger decides what goes in;
+//!   the store only bounds sizes.
+
+use proverka_log::{
+    entry_bundle, hash_tile, leaf_entry, leaf_hash, stored_hash_count, stored_hashes_for_append,
+    Hash, MemoryTree, ProofError, TileError, TileKind, TileRef,
+};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Name of the database file inside the store directory.
+pub const FILE_NAME: &str = "ledger.redb";
+/// On-disk format version, stored under `meta["format"]`; opening another version fails.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Largest statement the store accepts (1 MiB). A backstop only: the ledger admits far smaller
+/// statements (`proverka_statement::MAX_STATEMENT_BYTES`, 64 KiB).
+pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
+/// Most statements in one block.
+pub const MAX_BLOCK_STATEMENTS: usize = 100_000;
+/// Most state writes in one block.
+pub const MAX_BLOCK_STATE_WRITES: usize = 100_000;
+/// Largest state key (1 KiB).
+pub const MAX_STATE_KEY_BYTES: usize = 1024;
+/// Largest state value (1 MiB).
+pub const MAX_STATE_VALUE_BYTES: usize = 1 << 20;
+/// Largest signed checkpoint note stored (the signed-note parser's own bound).
+pub const MAX_CHECKPOINT_BYTES: usize = proverka_log::checkpoint::MAX_NOTE_BYTES;
+/// Most items one [`Store::state_scan_prefix`] call returns, whatever the caller asks.
+pub const MAX_SCAN_ITEMS: usize = 10_000;
+/// redb's page cache (256 MiB; redb's default is 1 GiB). Proofs and tiles never touch it (they
+/// are served from the in-memory tree); it serves id look-ups, statement reads and appends.
+pub const CACHE_BYTES: usize = 256 << 20;
+
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+const IDS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ids");
+const HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("hashes");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const BLOCKS: TableDefinition<u64, &[u8; 40]> = TableDefinition::new("blocks");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const META_FORMAT: &str = "format";
+const META_TREE_SIZE: &str = "tree_size";
+const META_APPLIED_HEIGHT: &str = "applied_height";
+const META_ROOT: &str = "root";
+const META_CHECKPOINT: &str = "checkpoint";
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Creating the directory failed.
+    #[error("store directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// redb failed (I/O, corruption detected by redb, ...).
+    #[error("database: {0}")]
+    Db(#[from] redb::Error),
+    /// The file's contents contradict each other; the store refuses to serve them.
+    #[error("store is inconsistent: {0}")]
+    Corrupt(String),
+    /// The file was written by another format version.
+    #[error("store format {found}, this build reads {FORMAT_VERSION}")]
+    WrongFormat { found: u64 },
+    /// Blocks are numbered from 1; 0 means "none applied".
+    #[error("block height 0 is not a block")]
+    HeightZero,
+    /// A block that does not follow the last applied one.
+    #[error("block {got} does not follow applied height {applied}")]
+    HeightGap { applied: u64, got: u64 },
+    /// A block already applied, offered again with another digest or other statements.
+    #[error("block {height} was already applied with different contents")]
+    BlockConflict { height: u64 },
+    /// A size or count above its documented limit.
+    #[error("{what}: {len} above the limit of {max}")]
+    Limit {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    /// A size beyond the current tree.
+    #[error("tree size {size} is beyond the log's {tree_size} entries")]
+    BeyondTree { size: u64, tree_size: u64 },
+    /// Invalid proof arguments.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    /// Invalid tile request.
+    #[error(transparent)]
+    Tile(#[from] TileError),
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Db(e.into())
+}
+
+/// A ledger state entry: (key, value).
+pub type StateEntry = (Vec<u8>, Vec<u8>);
+/// A ledger state write: (key, `Some(value)` to set or `None` to delete).
+pub type StateWrite = (Vec<u8>, Option<Vec<u8>>);
+
+/// Signs the new tree head `(size, root)` and returns the checkpoint note to store with it.
+pub type CheckpointSigner<'a> = &'a dyn Fn(u64, &Hash) -> Vec<u8>;
+
+/// One finalized block to append.
+pub struct BlockAppend<'a> {
+    /// Block height: `applied_height() + 1` (heights start at 1), or an already applied height
+    /// to replay its outcome.
+    pub height: u64,
+    /// The block's digest, recorded to detect a different block offered at the same height.
+    pub digest: [u8; 32],
+    /// Statements in block order; each not yet in the log becomes the next leaf.
+    pub statements: &'a [&'a [u8]],
+    /// Ledger state writes in order: `Some(value)` sets, `None` deletes.
+    pub state_writes: &'a [StateWrite],
+    /// Signs the new tree head; its note is stored in the same transaction.
+    pub checkpoint: Option<CheckpointSigner<'a>>,
+}
+
+/// What appending a block did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Index the block's first new leaf got (= tree size before the block).
+    pub first_index: u64,
+    /// Tree size after the block.
+    pub new_size: u64,
+    /// Root of the tree of `new_size` leaves.
+    pub root: Hash,
+    /// New leaves: (entry id, index), in block order.
+    pub appended: Vec<(Hash, u64)>,
+    /// Statements already in the log (or earlier in the block): (entry id, existing index).
+    pub duplicates: Vec<(Hash, u64)>,
+}
+
+/// A block as recorded: its digest and the tree size after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRecord {
+    /// Digest given when the block was appended.
+    pub digest: [u8; 32],
+    /// Tree size after the block.
+    pub log_size: u64,
+}
+
+impl BlockRecord {
+    fn encode(&self) -> [u8; 40] {
+        let mut out = [0u8; 40];
+        out[..32].copy_from_slice(&self.digest);
+        out[32..].copy_from_slice(&self.log_size.to_be_bytes());
+        out
+    }
+
+    fn decode(raw: &[u8; 40]) -> Self {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&raw[..32]);
+        let mut size = [0u8; 8];
+        size.copy_from_slice(&raw[32..]);
+        Self {
+            digest,
+            log_size: u64::from_be_bytes(size),
+        }
+    }
+}
+
+/// What readers see: the tree and head as of the last committed block.
+struct Head {
+    tree: MemoryTree,
+    applied_height: u64,
+    root: Hash,
+    checkpoint: Option<Vec<u8>>,
+}
+
+/// The ledger's durable store: one redb file with the log and the ledger state.
+///
+/// **Durability contract.** An append returns only after the redb write transaction committed
+/// with `Durability::Immediate` (fsync). After a crash at any instant the store reopens at the
+/// last committed block: either all of a block's entries and state writes or none.
+///
+/// **Trust.** The file is trusted as written by this process; `open` re-checks the cheap
+/// invariants (hash count for the tree size, root, entry and id counts, last block record) and
+/// refuses a file that contradicts itself. Everything read through `&self` may be used
+/// concurrently from many threads; appends are serialized internally.
+pub struct Store {
+    db: Database,
+    head: RwLock<Head>,
+    append_lock: Mutex<()>,
+    /// Set if memory could not follow a committed block; appends then refuse until reopen.
+    diverged: AtomicBool,
+}
+
+fn read_u64(raw: &[u8], what: &str) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = raw
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("meta {what} is not 8 bytes")))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn check_limit(what: &'static str, len: usize, max: usize) -> Result<(), StoreError> {
+    if len > max {
+        return Err(StoreError::Limit { what, len, max });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens the store in `dir` (creating the directory and an empty store if absent) and
+    /// checks that its contents agree with each other.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(dir.join(FILE_NAME))
+            .map_err(db_err)?;
+        init_tables(&db)?;
+        let head = load_head(&db)?;
+        Ok(Store {
+            db,
+            head: RwLock::new(head),
+            append_lock: Mutex::new(()),
+            diverged: AtomicBool::new(false),
+        })
+    }
+
+    // A panic while a lock is held cannot leave `Head` half-updated (it is replaced field by
+    // field after the commit, with no fallible step), so a poisoned lock is still consistent.
+    fn read_head(&self) -> RwLockReadGuard<'_, Head> {
+        self.head
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_head(&self) -> RwLockWriteGuard<'_, Head> {
+        self.head
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Returns the height of the last applied block (0 if none).
+    pub fn applied_height(&self) -> u64 {
+        self.read_head().applied_height
+    }
+
+    /// Returns the number of entries in the log.
+    pub fn tree_size(&self) -> u64 {
+        self.read_head().tree.size()
+    }
+
+    /// Returns the root of the whole log.
+    pub fn root(&self) -> Hash {
+        self.read_head().root
+    }
+
+    /// Returns the latest signed checkpoint note, if any block was appended with a signer.
+    pub fn latest_checkpoint(&self) -> Option<Vec<u8>> {
+        self.read_head().checkpoint.clone()
+    }
+
+    /// Appends a finalized block (see [`BlockAppend`]); idempotent for applied heights.
+    ///
+    /// Returns only after the block is durable. Fails, changing nothing, if the height does not
+    /// follow the applied one, a limit is exceeded, or an applied height is offered with other
+    /// contents.
+    pub fn append_block(&self, b: BlockAppend<'_>) -> Result<AppendOutcome, StoreError> {
+        let _serial = self
+            .append_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.diverged.load(Ordering::SeqCst) {
+            return Err(StoreError::Corrupt(
+                "memory diverged from disk after a commit; reopen the store".into(),
+            ));
+        }
+        let applied = self.applied_height();
+        if b.height == 0 {
+            return Err(StoreError::HeightZero);
+        }
+        if b.height <= applied {
+            return self.replay_outcome(&b);
+        }
+        if b.height != applied + 1 {
+            return Err(StoreError::HeightGap {
+                applied,
+                got: b.height,
+            });
+        }
+        check_block_limits(&b)?;
+        let (outcome, added, checkpoint) = self.commit_block(&b)?;
+        let mut head = self.write_head();
+        if let Err(e) = head.tree.apply(added) {
+            // Unreachable while appends are serialized; if it ever happens, stop appending
+            // rather than compute later blocks from a tree that lacks this one.
+            self.diverged.store(true, Ordering::SeqCst);
+            return Err(StoreError::Corrupt(format!(
+                "memory tree after commit: {e}"
+            )));
+        }
+        head.applied_height = b.height;
+        head.root = outcome.root;
+        if checkpoint.is_some() {
+            head.checkpoint = checkpoint;
+        }
+        Ok(outcome)
+    }
+
+    /// Writes the block in one durable transaction; returns what to publish in memory.
+    fn commit_block(
+        &self,
+        b: &BlockAppend<'_>,
+    ) -> Result<(AppendOutcome, proverka_log::AppendedHashes, Option<Vec<u8>>), StoreError> {
+        let first_index = self.tree_size();
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+        let (outcome, added, checkpoint) = {
+            let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
+            let mut ids = txn.open_table(IDS).map_err(db_err)?;
+            let mut seen: HashMap<Hash, u64> = HashMap::new();
+            let (mut appended, mut duplicates, mut leaves) = (Vec::new(), Vec::new(), Vec::new());
+            for stmt in b.statements {
+                let id = leaf_entry(stmt);
+                let existing = match seen.get(&id) {
+                    Some(&i) => Some(i),
+                    None => ids.get(&id).map_err(db_err)?.map(|g| g.value()),
+                };
+                if let Some(i) = existing {
+                    duplicates.push((id, i));
+                    continue;
+                }
+                let index = first_index + leaves.len() as u64;
+                entries.insert(index, *stmt).map_err(db_err)?;
+                ids.insert(&id, index).map_err(db_err)?;
+                seen.insert(id, index);
+                appended.push((id, index));
+                leaves.push(leaf_hash(&id));
+            }
+            let added = {
+                let head = self.read_head();
+                stored_hashes_for_append(first_index, &leaves, &head.tree)?
+            };
+            let mut hashes = txn.open_table(HASHES).map_err(db_err)?;
+            for (i, h) in (added.first_stored_index..).zip(&added.hashes) {
+                hashes.insert(i, h).map_err(db_err)?;
+            }
+            write_state(&txn, b.state_writes)?;
+            let record = BlockRecord {
+                digest: b.digest,
+                log_size: added.new_size,
+            };
+            txn.open_table(BLOCKS)
+                .map_err(db_err)?
+                .insert(b.height, &record.encode())
+                .map_err(db_err)?;
+            let checkpoint = b.checkpoint.map(|sign| sign(added.new_size, &added.root));
+            if let Some(note) = &checkpoint {
+                check_limit("checkpoint bytes", note.len(), MAX_CHECKPOINT_BYTES)?;
+            }
+            write_meta(&txn, b.height, &added, checkpoint.as_deref())?;
+            let outcome = AppendOutcome {
+                first_index,
+                new_size: added.new_size,
+                root: added.root,
+                appended,
+                duplicates,
+            };
+            (outcome, added, checkpoint)
+        };
+        txn.commit().map_err(db_err)?;
+        Ok((outcome, added, checkpoint))
+    }
+
+    /// Rebuilds the outcome of an already applied block from the records, after checking that
+    /// the block offered is the one recorded.
+    fn replay_outcome(&self, b: &BlockAppend<'_>) -> Result<AppendOutcome, StoreError> {
+        let conflict = StoreError::BlockConflict { height: b.height };
+        let record = self
+            .block(b.height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("applied block {} missing", b.height)))?;
+        if record.digest != b.digest {
+            return Err(conflict);
+        }
+        let first_index = match b.height {
+            1 => 0,
+            h => {
+                self.block(h - 1)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("applied block {} missing", h - 1)))?
+                    .log_size
+            }
+        };
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let ids = txn.open_table(IDS).map_err(db_err)?;
+        let mut seen: HashMap<Hash, u64> = HashMap::new();
+        let (mut appended, mut duplicates) = (Vec::new(), Vec::new());
+        for stmt in b.statements {
+            let id = leaf_entry(stmt);
+            if let Some(&i) = seen.get(&id) {
+                duplicates.push((id, i));
+                continue;
+            }
+            let i = ids.get(&id).map_err(db_err)?.map(|g| g.value());
+            let Some(i) = i else {
+                return Err(conflict);
+            };
+            seen.insert(id, i);
+            if (first_index..record.log_size).contains(&i) {
+                appended.push((id, i));
+            } else {
+                duplicates.push((id, i));
+            }
+        }
+        if appended.len() as u64 != record.log_size - first_index {
+            return Err(conflict);
+        }
+        Ok(AppendOutcome {
+            first_index,
+            new_size: record.log_size,
+            root: self.root_at(record.log_size)?,
+            appended,
+            duplicates,
+        })
+    }
+
+    /// Returns the record of block `height`, if applied.
+    pub fn block(&self, height: u64) -> Result<Option<BlockRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+        let record = blocks.get(height).map_err(db_err)?;
+        Ok(record.map(|g| BlockRecord::decode(g.value())))
+    }
+
+    /// Returns the index of the entry with this id (SHA-256 of the statement), if logged.
+    pub fn index_of(&self, id: &Hash) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let ids = txn.open_table(IDS).map_err(db_err)?;
+        let index = ids.get(id).map_err(db_err)?;
+        Ok(index.map(|g| g.value()))
+    }
+
+    /// Returns the exact statement bytes at `index`, if logged.
+    pub fn statement(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let entries = txn.open_table(ENTRIES).map_err(db_err)?;
+        let stmt = entries.get(index).map_err(db_err)?;
+        Ok(stmt.map(|g| g.value().to_vec()))
+    }
+
+    fn check_size(&self, head: &Head, size: u64) -> Result<(), StoreError> {
+        if size > head.tree.size() {
+            return Err(StoreError::BeyondTree {
+                size,
+                tree_size: head.tree.size(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Returns the RFC 9162 inclusion path of entry `index` in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let head = self.read_head();
+        self.check_size(&head, size)?;
+        Ok(head.tree.inclusion_proof(index, size)?)
+    }
+
+    /// Returns the RFC 9162 consistency path from size `old` to size `new` (`0 < old <= new`).
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        let head = self.read_head();
+        self.check_size(&head, new)?;
+        Ok(head.tree.consistency_proof(old, new)?)
+    }
+
+    /// Returns the root of the tree of the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        let head = self.read_head();
+        self.check_size(&head, size)?;
+        Ok(head.tree.root_at(size)?)
+    }
+
+    /// Returns the contents of a C2SP hash tile of the current tree (`GET /tile/<L>/<N>...`).
+    pub fn hash_tile(&self, t: &TileRef) -> Result<Vec<u8>, StoreError> {
+        let head = self.read_head();
+        Ok(hash_tile(t, head.tree.size(), &head.tree)?)
+    }
+
+    /// Returns a C2SP entry bundle of the current tree (`GET /tile/entries/<N>...`): the
+    /// 32-byte entry ids (whose RFC 9162 leaf hashes fill the level-0 tile), each prefixed by
+    /// its uint16 length.
+    pub fn entry_bundle(&self, t: &TileRef) -> Result<Vec<u8>, StoreError> {
+        if t.kind() != TileKind::Entries {
+            return Err(TileError::WrongKind.into());
+        }
+        let (needed, first) = (t.leaves_needed()?, t.first_leaf()?);
+        let size = self.tree_size();
+        if needed > size {
+            return Err(TileError::BeyondTree { needed, size }.into());
+        }
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let entries = txn.open_table(ENTRIES).map_err(db_err)?;
+        let mut ids = Vec::with_capacity(usize::from(t.width()));
+        for row in entries.range(first..needed).map_err(db_err)? {
+            let (_, stmt) = row.map_err(db_err)?;
+            ids.push(leaf_entry(stmt.value()));
+        }
+        if ids.len() != usize::from(t.width()) {
+            return Err(StoreError::Corrupt(format!(
+                "entries {first}..{needed} missing"
+            )));
+        }
+        Ok(entry_bundle(&ids)?)
+    }
+
+    /// Returns the ledger state value under `key`.
+    pub fn state_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let state = txn.open_table(STATE).map_err(db_err)?;
+        let value = state.get(key).map_err(db_err)?;
+        Ok(value.map(|g| g.value().to_vec()))
+    }
+
+    /// Returns up to `limit` (at most [`MAX_SCAN_ITEMS`]) state entries whose key starts with
+    /// `prefix`, in key order.
+    pub fn state_scan_prefix(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<StateEntry>, StoreError> {
+        self.state_scan_prefix_after(prefix, None, limit)
+    }
+
+    /// Like [`Store::state_scan_prefix`], starting strictly after key `after` (pagination).
+    pub fn state_scan_prefix_after(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<StateEntry>, StoreError> {
+        let limit = limit.min(MAX_SCAN_ITEMS);
+        let start = match after {
+            Some(a) if a >= prefix => a,
+            _ => prefix,
+        };
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let state = txn.open_table(STATE).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in state.range(start..).map_err(db_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row.map_err(db_err)?;
+            let key = k.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if Some(key) == after {
+                continue;
+            }
+            out.push((key.to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+fn check_block_limits(b: &BlockAppend<'_>) -> Result<(), StoreError> {
+    check_limit(
+        "statements in a block",
+        b.statements.len(),
+        MAX_BLOCK_STATEMENTS,
+    )?;
+    for s in b.statements {
+        check_limit("statement bytes", s.len(), MAX_STATEMENT_BYTES)?;
+    }
+    check_limit(
+        "state writes in a block",
+        b.state_writes.len(),
+        MAX_BLOCK_STATE_WRITES,
+    )?;
+    for (k, v) in b.state_writes {
+        check_limit("state key bytes", k.len(), MAX_STATE_KEY_BYTES)?;
+        if let Some(v) = v {
+            check_limit("state value bytes", v.len(), MAX_STATE_VALUE_BYTES)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_state(txn: &redb::WriteTransaction, writes: &[StateWrite]) -> Result<(), StoreError> {
+    let mut state = txn.open_table(STATE).map_err(db_err)?;
+    for (k, v) in writes {
+        match v {
+            Some(v) => state.insert(k.as_slice(), v.as_slice()).map(drop),
+            None => state.remove(k.as_slice()).map(drop),
+        }
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn write_meta(
+    txn: &redb::WriteTransaction,
+    height: u64,
+    added: &proverka_log::AppendedHashes,
+    checkpoint: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(db_err)?;
+    meta.insert(META_TREE_SIZE, added.new_size.to_be_bytes().as_slice())
+        .map_err(db_err)?;
+    meta.insert(META_APPLIED_HEIGHT, height.to_be_bytes().as_slice())
+        .map_err(db_err)?;
+    meta.insert(META_ROOT, added.root.as_slice())
+        .map_err(db_err)?;
+    if let Some(note) = checkpoint {
+        meta.insert(META_CHECKPOINT, note).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Creates every table and the format marker if absent; checks the format version.
+fn init_tables(db: &Database) -> Result<(), StoreError> {
+    let mut txn = db.begin_write().map_err(db_err)?;
+    txn.set_durability(Durability::Immediate).map_err(db_err)?;
+    txn.open_table(ENTRIES).map_err(db_err)?;
+    txn.open_table(IDS).map_err(db_err)?;
+    txn.open_table(HASHES).map_err(db_err)?;
+    txn.open_table(STATE).map_err(db_err)?;
+    txn.open_table(BLOCKS).map_err(db_err)?;
+    {
+        let mut meta = txn.open_table(META).map_err(db_err)?;
+        let found = meta
+            .get(META_FORMAT)
+            .map_err(db_err)?
+            .map(|g| read_u64(g.value(), META_FORMAT))
+            .transpose()?;
+        match found {
+            None => {
+                meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())
+                    .map_err(db_err)?;
+            }
+            Some(FORMAT_VERSION) => {}
+            Some(found) => return Err(StoreError::WrongFormat { found }),
+        }
+    }
+    txn.commit().map_err(db_err)?;
+    Ok(())
+}
+
+/// Loads the stored hashes and head, checking the invariants that are cheap to check.
+fn load_head(db: &Database) -> Result<Head, StoreError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let meta = txn.open_table(META).map_err(db_err)?;
+    let get = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(meta.get(key).map_err(db_err)?.map(|g| g.value().to_vec()))
+    };
+    let size = get(META_TREE_SIZE)?
+        .map(|v| read_u64(&v, META_TREE_SIZE))
+        .transpose()?
+        .unwrap_or(0);
+    let applied_height = get(META_APPLIED_HEIGHT)?
+        .map(|v| read_u64(&v, META_APPLIED_HEIGHT))
+        .transpose()?
+        .unwrap_or(0);
+    let checkpoint = get(META_CHECKPOINT)?;
+
+    let tree = load_tree(&txn, size)?;
+    let root = tree.root();
+    if let Some(stored) = get(META_ROOT)? {
+        if stored.as_slice() != root.as_slice() {
+            return Err(StoreError::Corrupt(
+                "stored root differs from the root of the stored hashes".into(),
+            ));
+        }
+    }
+    check_counts(&txn, size, applied_height)?;
+    Ok(Head {
+        tree,
+        applied_height,
+        root,
+        checkpoint,
+    })
+}
+
+fn load_tree(txn: &redb::ReadTransaction, size: u64) -> Result<MemoryTree, StoreError> {
+    let want = stored_hash_count(size)?;
+    let table = txn.open_table(HASHES).map_err(db_err)?;
+    if table.len().map_err(db_err)? != want {
+        return Err(StoreError::Corrupt(format!(
+            "{} stored hashes for tree size {size}, expected {want}",
+            table.len().map_err(db_err)?
+        )));
+    }
+    let mut hashes = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+    for (expected, row) in (0u64..).zip(table.iter().map_err(db_err)?) {
+        let (k, v) = row.map_err(db_err)?;
+        if k.value() != expected {
+            return Err(StoreError::Corrupt(format!(
+                "stored hash {expected} missing"
+            )));
+        }
+        hashes.push(*v.value());
+    }
+    MemoryTree::from_stored_hashes(size, hashes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn check_counts(
+    txn: &redb::ReadTransaction,
+    size: u64,
+    applied_height: u64,
+) -> Result<(), StoreError> {
+    let entries = txn
+        .open_table(ENTRIES)
+        .map_err(db_err)?
+        .len()
+        .map_err(db_err)?;
+    let ids = txn.open_table(IDS).map_err(db_err)?.len().map_err(db_err)?;
+    if entries != size || ids != size {
+        return Err(StoreError::Corrupt(format!(
+            "{entries} entries and {ids} ids for tree size {size}"
+        )));
+    }
+    let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+    let last = blocks.last().map_err(db_err)?;
+    let consistent = match last {
+        None => applied_height == 0 && size == 0,
+        Some((h, r)) => {
+            h.value() == applied_height && BlockRecord::decode(r.value()).log_size == size
+        }
+    };
+    if !consistent {
+        return Err(StoreError::Corrupt(format!(
+            "last block record disagrees with applied height {applied_height}, size {size}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,445 @@
+//! The store keeps every committed block across reopen, applies each height once, never logs a
+//! statement twice, refuses gaps, serves proofs that the log's verifiers accept, and a failing
+//! append changes nothing.
+
+use proverka_log::{
+    leaf_entry, leaf_hash, sign_checkpoint, tile_path_parse, verify_checkpoint, verify_consistency,
+    verify_inclusion, Hash, NoteKey, TileRef,
+};
+use proverka_store::{
+    AppendOutcome, BlockAppend, StateEntry, StateWrite, Store, StoreError, MAX_STATE_KEY_BYTES,
+};
+use std::path::Path;
+
+fn digest(height: u64) -> [u8; 32] {
+    leaf_entry(format!("block {height}").as_bytes())
+}
+
+fn statements(height: u64, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| format!("statement {i} of block {height}").into_bytes())
+        .collect()
+}
+
+fn append(
+    store: &Store,
+    height: u64,
+    stmts: &[Vec<u8>],
+    writes: &[StateWrite],
+) -> Result<AppendOutcome, StoreError> {
+    let refs: Vec<&[u8]> = stmts.iter().map(Vec::as_slice).collect();
+    store.append_block(BlockAppend {
+        height,
+        digest: digest(height),
+        statements: &refs,
+        state_writes: writes,
+        checkpoint: None,
+    })
+}
+
+/// Everything observable, to show that a failed append changed nothing.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    applied_height: u64,
+    tree_size: u64,
+    root: Hash,
+    checkpoint: Option<Vec<u8>>,
+    state: Vec<StateEntry>,
+}
+
+fn snapshot(store: &Store) -> Snapshot {
+    Snapshot {
+        applied_height: store.applied_height(),
+        tree_size: store.tree_size(),
+        root: store.root(),
+        checkpoint: store.latest_checkpoint(),
+        state: store.state_scan_prefix(b"", 1000).expect("scan"),
+    }
+}
+
+#[test]
+fn an_empty_store_has_no_blocks_and_the_empty_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    assert_eq!((store.applied_height(), store.tree_size()), (0, 0));
+    assert_eq!(
+        hex::encode(store.root()),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    assert!(dir.path().join(proverka_store::FILE_NAME).exists());
+    assert_eq!(store.latest_checkpoint(), None);
+}
+
+#[test]
+fn appended_blocks_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = NoteKey::from_seed("proverka.example/log", &[3u8; 32]).expect("key");
+    let sign = |size: u64, root: &Hash| {
+        sign_checkpoint(&key, "proverka.example/log", size, root).expect("checkpoint")
+    };
+    let mut roots = Vec::new();
+    {
+        let store = Store::open(dir.path()).expect("open");
+        for h in 1..=5u64 {
+            let stmts = statements(h, h as usize * 3);
+            let refs: Vec<&[u8]> = stmts.iter().map(Vec::as_slice).collect();
+            let writes = vec![(b"height".to_vec(), Some(h.to_be_bytes().to_vec()))];
+            let out = store
+                .append_block(BlockAppend {
+                    height: h,
+                    digest: digest(h),
+                    statements: &refs,
+                    state_writes: &writes,
+                    checkpoint: Some(&sign),
+                })
+                .expect("append");
+            assert_eq!(out.appended.len(), stmts.len());
+            roots.push((out.new_size, out.root));
+        }
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    assert_eq!(store.applied_height(), 5);
+    assert_eq!(store.tree_size(), 3 + 6 + 9 + 12 + 15);
+    assert_eq!(store.root(), roots[4].1);
+    for (size, root) in &roots {
+        assert_eq!(store.root_at(*size).expect("root"), *root);
+    }
+    for h in 1..=5u64 {
+        for s in statements(h, h as usize * 3) {
+            let index = store
+                .index_of(&leaf_entry(&s))
+                .expect("read")
+                .expect("present");
+            assert_eq!(store.statement(index).expect("read"), Some(s));
+        }
+        assert_eq!(
+            store.block(h).expect("read").expect("block").digest,
+            digest(h)
+        );
+    }
+    assert_eq!(
+        store.state_get(b"height").expect("read"),
+        Some(5u64.to_be_bytes().to_vec())
+    );
+    let note = store.latest_checkpoint().expect("checkpoint");
+    let v = verify_checkpoint(&note, "proverka.example/log", &key.verifier_key()).expect("valid");
+    assert_eq!((v.size, v.root), (store.tree_size(), store.root()));
+}
+
+#[test]
+fn re_appending_an_applied_height_returns_the_recorded_outcome_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut b1 = statements(1, 4);
+    b1.push(b"statement 0 of block 1".to_vec()); // repeated inside the block
+    let first = append(&store, 1, &b1, &[]).expect("append 1");
+    let b2 = [statements(2, 3), statements(1, 1)].concat(); // one already logged
+    let second = append(&store, 2, &b2, &[(b"k".to_vec(), Some(b"v".to_vec()))]).expect("2");
+    let before = snapshot(&store);
+
+    assert_eq!(append(&store, 1, &b1, &[]).expect("replay 1"), first);
+    assert_eq!(append(&store, 2, &b2, &[]).expect("replay 2"), second);
+    assert_eq!(snapshot(&store), before);
+
+    // The same height with other contents is a conflict, not a replay.
+    assert!(matches!(
+        append(&store, 2, &statements(9, 3), &[]),
+        Err(StoreError::BlockConflict { height: 2 })
+    ));
+    let refs: Vec<&[u8]> = b2.iter().map(Vec::as_slice).collect();
+    let other_digest = store.append_block(BlockAppend {
+        height: 2,
+        digest: [0u8; 32],
+        statements: &refs,
+        state_writes: &[],
+        checkpoint: None,
+    });
+    assert!(matches!(
+        other_digest,
+        Err(StoreError::BlockConflict { height: 2 })
+    ));
+    assert_eq!(snapshot(&store), before);
+}
+
+#[test]
+fn duplicate_statements_get_no_second_leaf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let s = b"the same statement".to_vec();
+    let first = append(&store, 1, &[s.clone(), s.clone()], &[]).expect("append");
+    let id = leaf_entry(&s);
+    assert_eq!(first.appended, vec![(id, 0)]);
+    assert_eq!(first.duplicates, vec![(id, 0)]);
+    let second = append(&store, 2, &[b"new".to_vec(), s.clone()], &[]).expect("append");
+    assert_eq!(second.appended, vec![(leaf_entry(b"new"), 1)]);
+    assert_eq!(second.duplicates, vec![(id, 0)]);
+    assert_eq!((second.first_index, second.new_size), (1, 2));
+    assert_eq!(store.tree_size(), 2);
+}
+
+#[test]
+fn a_height_gap_or_height_zero_is_rejected_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    append(&store, 1, &statements(1, 2), &[]).expect("append");
+    let before = snapshot(&store);
+    assert!(matches!(
+        append(&store, 3, &statements(3, 2), &[]),
+        Err(StoreError::HeightGap { applied: 1, got: 3 })
+    ));
+    assert!(matches!(
+        append(&store, 0, &[], &[]),
+        Err(StoreError::HeightZero)
+    ));
+    assert_eq!(snapshot(&store), before);
+    drop(store);
+    let store = Store::open(dir.path()).expect("reopen");
+    assert_eq!(snapshot(&store), before);
+}
+
+#[test]
+fn an_append_over_a_limit_fails_whole_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    append(
+        &store,
+        1,
+        &statements(1, 2),
+        &[(b"a".to_vec(), Some(b"1".to_vec()))],
+    )
+    .expect("1");
+    let before = snapshot(&store);
+    // Valid statements and writes first, then one write too large: nothing of block 2 lands.
+    let writes = vec![
+        (b"a".to_vec(), None),
+        (b"b".to_vec(), Some(b"2".to_vec())),
+        (vec![0u8; MAX_STATE_KEY_BYTES + 1], Some(b"x".to_vec())),
+    ];
+    assert!(matches!(
+        append(&store, 2, &statements(2, 5), &writes),
+        Err(StoreError::Limit {
+            what: "state key bytes",
+            ..
+        })
+    ));
+    let huge = vec![vec![0u8; proverka_store::MAX_STATEMENT_BYTES + 1]];
+    assert!(matches!(
+        append(&store, 2, &huge, &[]),
+        Err(StoreError::Limit { .. })
+    ));
+    assert_eq!(snapshot(&store), before);
+    assert_eq!(
+        store
+            .index_of(&leaf_entry(&statements(2, 5)[0]))
+            .expect("read"),
+        None
+    );
+    // The next valid block still gets height 2.
+    append(&store, 2, &statements(2, 5), &writes[..2]).expect("2");
+    assert_eq!(store.state_get(b"a").expect("read"), None);
+    assert_eq!(store.state_get(b"b").expect("read"), Some(b"2".to_vec()));
+}
+
+#[test]
+fn proofs_from_the_store_verify_for_many_sizes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut leaves = Vec::new();
+    for h in 1..=40u64 {
+        let stmts = statements(h, (h as usize * 7) % 23);
+        for s in &stmts {
+            leaves.push(leaf_hash(&leaf_entry(s)));
+        }
+        append(&store, h, &stmts, &[]).expect("append");
+    }
+    let n = store.tree_size();
+    assert_eq!(n, leaves.len() as u64);
+    for size in (1..=n).step_by(7).chain([n]) {
+        let root = store.root_at(size).expect("root");
+        for index in (0..size).step_by(5) {
+            let path = store.inclusion_proof(index, size).expect("proof");
+            verify_inclusion(&leaves[index as usize], index, size, &path, &root).expect("valid");
+        }
+        for old in (1..=size).step_by(3) {
+            let path = store.consistency_proof(old, size).expect("proof");
+            let old_root = store.root_at(old).expect("root");
+            verify_consistency(old, size, &old_root, &root, &path).expect("consistent");
+        }
+    }
+    assert!(matches!(
+        store.inclusion_proof(0, n + 1),
+        Err(StoreError::BeyondTree { .. })
+    ));
+    assert!(store.inclusion_proof(n, n).is_err());
+    assert!(store.inclusion_proof(u64::MAX, u64::MAX).is_err());
+    assert!(store.consistency_proof(0, n).is_err());
+    assert!(store.consistency_proof(n, n + 1).is_err());
+    assert!(store.root_at(n + 1).is_err());
+}
+
+#[test]
+fn old_roots_stay_the_same_after_later_appends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut history = Vec::new();
+    for h in 1..=30u64 {
+        let out = append(&store, h, &statements(h, 9), &[]).expect("append");
+        history.push((out.new_size, out.root));
+        for (size, root) in &history {
+            assert_eq!(
+                store.root_at(*size).expect("root"),
+                *root,
+                "root at {size} after {h}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tiles_and_entry_bundles_are_served_up_to_the_tree_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let stmts = statements(1, 300);
+    append(&store, 1, &stmts, &[]).expect("append");
+    let tile = store
+        .hash_tile(&tile_path_parse("tile/0/000").expect("path"))
+        .expect("tile");
+    let want: Vec<u8> = stmts[..256]
+        .iter()
+        .flat_map(|s| leaf_hash(&leaf_entry(s)))
+        .collect();
+    assert_eq!(tile, want);
+    let partial = store
+        .hash_tile(&tile_path_parse("tile/0/001.p/44").expect("p"))
+        .expect("t");
+    assert_eq!(partial.len(), 44 * 32);
+    assert!(store
+        .hash_tile(&tile_path_parse("tile/0/001.p/45").expect("p"))
+        .is_err());
+
+    let bundle = store
+        .entry_bundle(&tile_path_parse("tile/entries/001.p/44").expect("p"))
+        .expect("b");
+    assert_eq!(bundle.len(), 44 * 34);
+    for (i, chunk) in bundle.chunks(34).enumerate() {
+        assert_eq!(&chunk[..2], &[0, 32], "uint16 length 32");
+        // Each entry leaf-hashes to the level-0 tile hash at the same position.
+        let entry: Hash = chunk[2..].try_into().expect("32");
+        assert_eq!(entry, leaf_entry(&stmts[256 + i]));
+        assert_eq!(leaf_hash(&entry).as_slice(), &partial[i * 32..(i + 1) * 32]);
+    }
+    assert!(store
+        .entry_bundle(&TileRef::entries(1, 45).expect("ref"))
+        .is_err());
+    assert!(store
+        .entry_bundle(&TileRef::hashes(0, 0, 1).expect("ref"))
+        .is_err());
+    assert!(store
+        .entry_bundle(&TileRef::entries(u64::MAX, 256).expect("ref"))
+        .is_err());
+}
+
+#[test]
+fn state_scans_return_one_prefix_in_key_order_with_a_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let writes: Vec<StateWrite> = ["dev/b", "dev/a", "dev/c", "devx", "pol/a"]
+        .iter()
+        .map(|k| (k.as_bytes().to_vec(), Some(k.as_bytes().to_vec())))
+        .collect();
+    append(&store, 1, &[], &writes).expect("append");
+    let keys = |v: Vec<StateEntry>| -> Vec<String> {
+        v.into_iter()
+            .map(|(k, _)| String::from_utf8(k).expect("utf-8"))
+            .collect()
+    };
+    assert_eq!(
+        keys(store.state_scan_prefix(b"dev/", 10).expect("scan")),
+        ["dev/a", "dev/b", "dev/c"]
+    );
+    assert_eq!(
+        keys(store.state_scan_prefix(b"dev/", 2).expect("scan")),
+        ["dev/a", "dev/b"]
+    );
+    assert_eq!(
+        keys(
+            store
+                .state_scan_prefix_after(b"dev/", Some(b"dev/b"), 10)
+                .expect("scan")
+        ),
+        ["dev/c"]
+    );
+    assert_eq!(
+        keys(store.state_scan_prefix(b"zzz", 10).expect("scan")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        store.tree_size(),
+        0,
+        "a block without statements adds no leaf"
+    );
+    assert_eq!(store.applied_height(), 1);
+}
+
+#[test]
+fn reads_run_concurrently_with_appends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    append(&store, 1, &statements(1, 50), &[]).expect("append");
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    let size = store.tree_size();
+                    let root = store.root_at(size).expect("root");
+                    let path = store.inclusion_proof(size - 1, size).expect("proof");
+                    assert!(path.len() <= 64);
+                    let _ = root;
+                }
+            });
+        }
+        s.spawn(|| {
+            for h in 2..=20 {
+                append(&store, h, &statements(h, 10), &[]).expect("append");
+            }
+        });
+    });
+    assert_eq!(store.tree_size(), 50 + 19 * 10);
+}
+
+#[test]
+fn a_store_written_by_another_format_version_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(Store::open(dir.path()).expect("create"));
+    corrupt_meta(dir.path(), "format", &2u64.to_be_bytes());
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::WrongFormat { found: 2 })
+    ));
+}
+
+#[test]
+fn a_store_whose_root_disagrees_with_its_hashes_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("create");
+        append(&store, 1, &statements(1, 5), &[]).expect("append");
+    }
+    corrupt_meta(dir.path(), "root", &[0u8; 32]);
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+/// Rewrites one meta value behind the store's back (simulates on-disk corruption).
+fn corrupt_meta(dir: &Path, key: &str, value: &[u8]) {
+    let db = redb::Database::create(dir.join(proverka_store::FILE_NAME)).expect("db");
+    let txn = db.begin_write().expect("txn");
+    {
+        let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        let mut meta = txn.open_table(def).expect("meta");
+        meta.insert(key, value).expect("insert");
+    }
+    txn.commit().expect("commit");
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: Rust unit, golden, property and end-to-end tests (release build,
+# because the end-to-end tests drive real nodes), plus the Python interoperability test that
+# signs with pycose and verifies receipts with an independent RFC 9162 implementation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-python.sh
+export PROVERKA_PYTHON="$PWD/.venv/bin/python"
+cargo test --workspace --release --locked
