@@ -27,7 +27,6 @@ import sys
 import time
 import traceback
 import urllib.error
-import urllib.parse
 import urllib.request
 
 try:
@@ -460,7 +459,7 @@ def flip(b, i=0):
 
 def parse_vkey(vkey):
     """C2SP signed-note verifier key <name>+<hex id>+<base64(0x01 || ed25519 key)>."""
-    parts = vkey.split("+")
+    parts = vkey.split("+", 2)  # names hold no '+'; base64 key material may
     if len(parts) != 3:
         raise ValueError(f"verifier key {vkey!r} is not name+id+key")
     name, hex_id, b64 = parts
@@ -549,6 +548,40 @@ def check_thumbprints():
     R.ok(sha256(golden).hex()
          == "ed7aa2bd3bdb679bae2b688128048a36d6a811759d30a89e46278b4de7b70a29",
          "golden statement entry id")
+
+
+def check_project_goldens():
+    """The golden receipt and checkpoint of docs/log-format.md, verified independently from the
+    seeds the document names (so the document, not our Rust code, is what is checked)."""
+    R.step("docs/log-format.md golden receipt and checkpoint (offline)")
+    golden = os.path.join(REPO, "crates/log/tests/golden")
+    log_sk = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
+    log_map = ed25519_public_map(log_sk.public_key())
+    receipt = bytes.fromhex(open(os.path.join(golden, "receipt_ed25519_size8_index2.cbor.hex"))
+                            .read().strip())
+    try:
+        got = verify_receipt(receipt, b"golden statement 2", log_map, thumbprint(log_map))
+        R.ok((got["tree_size"], got["leaf_index"], got["iss"], got["iat"])
+             == (8, 2, "proverka.example/log", 1767225600), "golden receipt fields")
+        # The root must be the MTH of the 8 documented statements.
+        leaves = [leaf_hash(sha256(f"golden statement {i}".encode())) for i in range(8)]
+        R.ok(got["root"] == mth(leaves), "golden receipt root = MTH of its 8 statements")
+    except ReceiptInvalid as e:
+        R.ok(False, f"golden receipt does not verify: {e}")
+    cp_sk = ed25519.Ed25519PrivateKey.from_private_bytes(b"\x01" * 32)
+    name = "proverka.example/log"
+    raw = b"\x01" + cp_sk.public_key().public_bytes(serialization.Encoding.Raw,
+                                                      serialization.PublicFormat.Raw)
+    key_id = sha256(name.encode(), b"\n", raw)[:4].hex()
+    vkey = f"{name}+{key_id}+{base64.b64encode(raw).decode()}"
+    listed = open(os.path.join(golden, "note_keys.txt")).read().split()
+    R.ok(vkey in listed, f"golden checkpoint verifier key derived from the seed ({vkey})")
+    note = open(os.path.join(golden, "checkpoint_size1234.note"), "rb").read()
+    try:
+        size, root = verify_checkpoint(note, vkey, name)
+        R.ok((size, root) == (1234, b"\xab" * 32), "golden checkpoint size and root")
+    except ValueError as e:
+        R.ok(False, f"golden checkpoint does not verify: {e}")
 
 
 def check_merkle_vectors(vdir):
@@ -772,6 +805,10 @@ class Ledger:
             R.require(False, f"{label}: receipt does not verify: {e} (receipt {receipt.hex()})")
         R.ok(got["iss"] in (None, self.origin), f"{label}: receipt iss {got['iss']!r} = origin")
         R.ok(got["alg"] == -7, f"{label}: receipt alg ES256")
+        phdr_bytes = cbor2.loads(receipt).value[0]
+        R.ok(deterministic(cbor2.loads(phdr_bytes)) == phdr_bytes,
+             f"{label}: receipt protected header in deterministic CBOR ({phdr_bytes.hex()})")
+        R.ok(isinstance(got["iat"], int), f"{label}: receipt iat claim is an integer")
         return got
 
     def register_issuer(self, label, iss, key_map, admin=False):
@@ -1014,9 +1051,10 @@ def main():
     summary = []
     try:
         check_thumbprints()
+        check_project_goldens()
         n_inc, n_cons = check_merkle_vectors(vdir)
         n_scitt = check_scitt_vectors(vdir)
-        summary.append(f"offline: RFC 9679 thumbprints, golden statement, {n_inc} inclusion + "
+        summary.append(f"offline: RFC 9679 thumbprints, golden statement/receipt/checkpoint, {n_inc} inclusion + "
                        f"{n_cons} consistency vectors, {n_scitt} scitt-cose receipts")
         if not args.self_test:
             n, size_a, size_b = run_online(args.url, args.data_dir)

@@ -161,6 +161,21 @@ enum Command {
         #[arg(long)]
         genesis: Option<PathBuf>,
     },
+    /// Measure verification, end-to-end registration, proof serving and memory (BENCHMARKS.md).
+    Bench {
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 256)]
+        clients: usize,
+        /// Statements registered per algorithm in the throughput run.
+        #[arg(long, default_value_t = 20_000)]
+        statements: usize,
+        /// Seconds per raw-verification and proof-serving measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Afterwards, fill the log to this many entries and report the node's memory.
+        #[arg(long, default_value_t = 0)]
+        fill: u64,
+    },
     /// Verify that checkpoint NEW extends checkpoint OLD (append-only), offline with a proof
     /// file or by fetching the proof.
     VerifyConsistency {
@@ -295,6 +310,20 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             keys,
             genesis,
         } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
+        Command::Bench {
+            clients,
+            statements,
+            seconds,
+            fill,
+        } => {
+            let opts = crate::bench::BenchOptions {
+                clients,
+                statements,
+                seconds,
+                fill,
+            };
+            crate::bench::run(opts).await
+        }
         Command::VerifyConsistency {
             old,
             new,

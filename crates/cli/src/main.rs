@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 verification failed; 2 bad usage or unreadable input;
 //! 3 the ledger could not be reached; 4 the ledger refused the request.
 
+mod bench;
 mod client;
 mod commands;
 

@@ -45,7 +45,9 @@ pub trait Application: Clone + Send + Sync + 'static {
     ///
     /// Statements taken for a proposal that is not finalized are proposed again by this
     /// validator later, unless it stops first: statements taken but not yet finalized at shutdown
-    /// are lost, and their submitters must resubmit.
+    /// are lost, and their submitters must resubmit. Consensus does not deduplicate: when
+    /// several validators hold the same statement, it can be finalized in more than one block,
+    /// and the ledger must treat a repeat as a no-op.
     fn take_batch(&self, max_statements: usize, max_bytes: usize) -> Vec<Vec<u8>>;
 
     /// Stateless validity of a block built by another validator (statement decoding, signatures,
@@ -54,9 +56,10 @@ pub trait Application: Clone + Send + Sync + 'static {
     /// this validator's own proposals (except, possibly, after a restart).
     fn verify(&self, block: &Block) -> bool;
 
-    /// A finalized block. Blocks arrive in height order starting at genesis (height 0), each at
-    /// least once: after a restart, blocks already delivered may be delivered again, so this
-    /// must be idempotent. Return `Ok` only once the block is durably applied; until then
+    /// A finalized block. Blocks arrive one at a time, in height order without gaps, each at
+    /// least once: from genesis (height 0) on a fresh `data_dir`, and after a restart from the
+    /// block after the last one this method accepted (which may repeat blocks already applied:
+    /// this must be idempotent). Return `Ok` only once the block is durably applied; until then
     /// consensus redelivers it after a crash. Runs on a thread where blocking (fsync) is allowed.
     /// An `Err` is logged and the same block is retried, with backoff, until it succeeds.
     fn finalized(&self, block: &Block) -> Result<(), String>;

@@ -6,9 +6,9 @@ use commonware_math::algebra::Random;
 
 /// A validator's Ed25519 signing key (the 32-byte seed of RFC 8032).
 ///
-/// Its public key, in hex, is how the validator is named in [`Config::committee`]
-/// (crate::Config::committee). The seed is secret: store its hex form in a file readable only by
-/// the validator.
+/// Its public key, in hex, is how the validator is named in
+/// [`Config::committee`](crate::Config::committee). The seed is secret: store its hex form in a
+/// file readable only by the validator.
 #[derive(Clone)]
 pub struct ValidatorKey {
     key: ed25519::PrivateKey,

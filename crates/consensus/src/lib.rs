@@ -3,11 +3,10 @@
 //! # Pipeline
 //!
 //! ```text
-//!   Application::take_batch ──► LedgerApp::propose ──► marshal Deferred ──► simplex (votes)
-//!                                                        │   ▲
-//!                            buffered broadcast ◄────────┘   │ certify: LedgerApp::verify
-//!                                                            │          └─► Application::verify
-//!   simplex finalization ──► marshal (archives, backfill) ──► Delivery ──► Application::finalized
+//!  leader:  Application::take_batch ─▶ build block ─▶ marshal (Deferred) ─▶ simplex votes
+//!                                                      └─ buffered broadcast of the block
+//!  others:  block received ─▶ structural checks + Application::verify ─▶ finalize vote
+//!  all:     finalization ─▶ marshal archives (height order) ─▶ Application::finalized
 //! ```
 //!
 //! * [`Application`] is the only thing the ledger implements; everything else is wiring.
@@ -53,6 +52,8 @@ use tracing::{error, info};
 
 /// Longest `max_idle_ms` accepted (one minute).
 pub const MAX_IDLE_MS_LIMIT: u64 = 60_000;
+/// File in `data_dir` locked while a validator runs there.
+pub const LOCK_FILE: &str = "consensus.lock";
 /// How long [`Handle::stop`] lets tasks wind down before the runtime is dropped.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -110,6 +111,9 @@ pub enum ConsensusError {
     /// The consensus runtime stopped while starting (for example, unreadable storage).
     #[error("consensus failed to start: {0}")]
     Startup(String),
+    /// Another validator (in this process or another) is using the data directory.
+    #[error("data directory {0} is in use by another running validator")]
+    InUse(PathBuf),
     /// The consensus thread panicked.
     #[error("consensus runtime panicked")]
     Panicked,
@@ -195,7 +199,8 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
     })
 }
 
-/// A running validator. Dropping it stops consensus (as [`Handle::stop`] does).
+/// A running validator. Dropping it stops consensus as [`Handle::stop`] does, blocking the
+/// dropping thread until the runtime exits (at most about [`STOP_TIMEOUT`]).
 pub struct Handle {
     shared: Arc<Shared>,
     queries: mpsc::UnboundedSender<Query>,
@@ -283,16 +288,32 @@ impl std::fmt::Debug for Handle {
 type Ready = Result<(Arc<Shared>, mpsc::UnboundedSender<Query>), String>;
 
 /// Starts a validator on a commonware tokio runtime running on its own threads, and returns
-/// once its storage is recovered and consensus runs.
+/// once its storage is recovered and consensus runs. This blocks the calling thread (recovery
+/// reads the journals): call it before starting an async runtime, or from `spawn_blocking`.
+///
+/// Only one validator may use a `data_dir` at a time: a second one gets
+/// [`ConsensusError::InUse`].
 pub fn start(config: Config, app: impl Application) -> Result<Handle, ConsensusError> {
     let plan = plan(config)?;
     std::fs::create_dir_all(&plan.data_dir)?;
+    // Refuse a busy directory at once (the runtime itself would wait for it).
+    let lock = std::fs::File::create(plan.data_dir.join(LOCK_FILE))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(ConsensusError::InUse(plan.data_dir.clone()))
+        }
+        Err(std::fs::TryLockError::Error(err)) => return Err(err.into()),
+    }
     let public_key = plan.public_key.clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("proverka-consensus".into())
-        .spawn(move || run(plan, app, ready_tx, stop_rx))?;
+        .spawn(move || {
+            run(plan, app, ready_tx, stop_rx);
+            drop(lock);
+        })?;
     match ready_rx.recv() {
         Ok(Ok((shared, queries))) => Ok(Handle {
             shared,

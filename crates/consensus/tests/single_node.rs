@@ -172,3 +172,37 @@ fn statements_are_finalized_and_the_chain_survives_a_restart() {
     }
     handle.stop().unwrap();
 }
+
+#[test]
+fn a_data_dir_serves_one_validator_at_a_time_and_bad_configs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::single(dir.path(), ValidatorKey::generate(), b"exclusive");
+    let handle = start(config.clone(), Ledger::default()).unwrap();
+    assert!(handle.is_running());
+    let second = start(config.clone(), Ledger::default());
+    assert!(
+        matches!(second, Err(proverka_consensus::ConsensusError::InUse(_))),
+        "a second validator on the same data_dir must not start"
+    );
+    handle.stop().unwrap();
+
+    let mut stranger = config.clone();
+    stranger.committee = vec![ValidatorKey::generate().public_key_hex()];
+    assert!(
+        start(stranger, Ledger::default()).is_err(),
+        "not a committee member"
+    );
+
+    let mut no_address = config.clone();
+    no_address
+        .committee
+        .push(ValidatorKey::generate().public_key_hex());
+    assert!(
+        start(no_address, Ledger::default()).is_err(),
+        "a member without an address"
+    );
+
+    let mut idle = config;
+    idle.max_idle_ms = 0;
+    assert!(start(idle, Ledger::default()).is_err());
+}

@@ -19,4 +19,7 @@ pub use genesis::{Genesis, GenesisError, GenesisIssuer, GENESIS_FORMAT};
 pub use issuers::{
     IssuerDecodeError, IssuerRecord, ISSUER_REGISTRATION_CONTENT_TYPE, MAX_ISS_BYTES,
 };
-pub use rules::{BlockDecision, Decision, Rejection, Rules, SignatureCache, StateError, StateView};
+pub use rules::{
+    BlockDecision, Decision, Rejection, Rules, SignatureCache, StateError, StateView, Verdict,
+    Writes,
+};

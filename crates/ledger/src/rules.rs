@@ -1,6 +1,7 @@
 //! The registration rules: which statements a block registers, and what they change.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::RwLock;
 
 use proverka_statement::{statement_id, ContentType, Limits, SignedStatement, StatementError};
 
@@ -52,6 +53,11 @@ pub enum Rejection {
     IssuerAlreadyRegistered(String),
 }
 
+/// State writes of a registered statement (key, value), in order.
+pub type Writes = Vec<(Vec<u8>, Vec<u8>)>;
+/// A statement's verdict: its state writes, or why it is refused.
+pub type Verdict = Result<Writes, Rejection>;
+
 /// The fate of one statement of a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -99,6 +105,10 @@ impl BlockDecision {
 /// The registration rules of one ledger: genesis issuers plus the rules in `docs/registration.md`.
 pub struct Rules {
     genesis_issuers: HashMap<[u8; 32], IssuerRecord>,
+    /// Issuer records already read from state and decoded. Sound because an issuer record is
+    /// written once and never changed (a second registration of a key is refused), so caching
+    /// cannot change a decision; it saves a state read and a key validation per statement.
+    known: RwLock<HashMap<[u8; 32], IssuerRecord>>,
     limits: Limits,
 }
 
@@ -112,6 +122,7 @@ impl Rules {
             .collect();
         Ok(Rules {
             genesis_issuers,
+            known: RwLock::default(),
             limits: Limits::default(),
         })
     }
@@ -132,17 +143,21 @@ impl Rules {
         if let Some(record) = self.genesis_issuers.get(kid) {
             return Ok(Some(record.clone()));
         }
-        let key = state_key(kid);
-        let stored = match overlay.get(&key) {
-            Some(v) => Some(v.clone()),
-            None => view.get(&key)?,
-        };
-        match stored {
-            None => Ok(None),
-            Some(bytes) => IssuerRecord::decode(&bytes)
-                .map(Some)
-                .map_err(|e| StateError(format!("corrupt issuer record: {e}"))),
+        if let Some(record) = self.known.read().ok().and_then(|k| k.get(kid).cloned()) {
+            return Ok(Some(record));
         }
+        let key = state_key(kid);
+        if let Some(bytes) = overlay.get(&key) {
+            return decode_record(bytes).map(Some);
+        }
+        let Some(bytes) = view.get(&key)? else {
+            return Ok(None);
+        };
+        let record = decode_record(&bytes)?;
+        if let Ok(mut known) = self.known.write() {
+            known.insert(*kid, record.clone());
+        }
+        Ok(Some(record))
     }
 
     /// Judges one parsed statement against the state; `Ok(Err(_))` is a refusal, `Err(_)` a
@@ -154,7 +169,7 @@ impl Rules {
         overlay: &BTreeMap<Vec<u8>, Vec<u8>>,
         stmt: &SignedStatement,
         verified: bool,
-    ) -> Result<Result<Vec<(Vec<u8>, Vec<u8>)>, Rejection>, StateError> {
+    ) -> Result<Verdict, StateError> {
         let Some(issuer) = self.issuer(view, overlay, stmt.kid())? else {
             return Ok(Err(Rejection::UnknownIssuer(hex::encode(stmt.kid()))));
         };
@@ -185,7 +200,7 @@ impl Rules {
         overlay: &BTreeMap<Vec<u8>, Vec<u8>>,
         signer: &IssuerRecord,
         stmt: &SignedStatement,
-    ) -> Result<Result<Vec<(Vec<u8>, Vec<u8>)>, Rejection>, StateError> {
+    ) -> Result<Verdict, StateError> {
         if !signer.admin {
             return Ok(Err(Rejection::NotAdmin));
         }
@@ -247,6 +262,10 @@ impl Rules {
             },
         )
     }
+}
+
+fn decode_record(bytes: &[u8]) -> Result<IssuerRecord, StateError> {
+    IssuerRecord::decode(bytes).map_err(|e| StateError(format!("corrupt issuer record: {e}")))
 }
 
 fn is_issuer_registration(stmt: &SignedStatement) -> bool {

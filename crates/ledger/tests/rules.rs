@@ -97,7 +97,7 @@ fn reason(d: &Decision) -> &Rejection {
 fn a_genesis_issuer_statement_is_registered_without_state_changes() {
     let f = fixture();
     let s = statement(&f.admin, "admin", "text/plain", b"hello");
-    let d = decide(&f, &MemState::default(), &[s.clone()]);
+    let d = decide(&f, &MemState::default(), std::slice::from_ref(&s));
     assert_eq!(
         d,
         vec![Decision::Register {
@@ -271,7 +271,7 @@ fn a_resubmitted_statement_is_a_duplicate_not_a_second_entry() {
     let mut state = MemState::default();
     state.entries.insert(statement_id(&s));
     assert_eq!(
-        decide(&f, &state, &[s.clone()]),
+        decide(&f, &state, std::slice::from_ref(&s)),
         vec![Decision::Duplicate {
             id: statement_id(&s)
         }]

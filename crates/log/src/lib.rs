@@ -34,7 +34,9 @@ pub use merkle::{
     tree_root, verify_consistency, verify_inclusion, AppendedHashes, Hash, MemoryTree, ProofError,
     MAX_TREE_SIZE,
 };
-pub use receipt::{make_receipt, verify_receipt, ReceiptError, VerifiedReceipt};
+pub use receipt::{
+    make_receipt, sign_tree_head, verify_receipt, ReceiptError, SignedTreeHead, VerifiedReceipt,
+};
 pub use tiles::{entry_bundle, hash_tile, tile_path_parse, TileError, TileKind, TileRef};
 /// Re-exported so that callers can implement hash storage without naming the dependency.
 pub use tlog_tiles::HashReader;

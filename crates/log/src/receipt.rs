@@ -8,7 +8,7 @@ use crate::merkle::{leaf_entry, leaf_hash, root_from_inclusion_path, Hash, Proof
 use crate::merkle::{MAX_INCLUSION_PATH, MAX_TREE_SIZE};
 use ciborium::value::Value;
 use coset::{iana, iana::EnumI64, CborSerializable, TaggedCborSerializable};
-use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder};
+use coset::{CoseSign1, HeaderBuilder};
 use coset::{Label, RegisteredLabelWithPrivate};
 use proverka_statement::{sig_structure, Algorithm, PrivateKey, PublicKey};
 
@@ -130,7 +130,36 @@ pub fn make_receipt(
     path: &[Hash],
     root: &Hash,
 ) -> Result<Vec<u8>, ReceiptError> {
-    check_proof_shape(size, index, path)?;
+    sign_tree_head(key, origin, issued_at, size, root)?.receipt(index, path)
+}
+
+/// A tree head signed once for receipts: the protected header and the signature over the root.
+///
+/// The receipt signature covers only the protected header and the (detached) root, not the
+/// inclusion proof, so one signature serves every entry of the tree head; each receipt adds its
+/// own proof in the unprotected header ([`SignedTreeHead::receipt`]).
+#[derive(Clone, Debug)]
+pub struct SignedTreeHead {
+    size: u64,
+    protected: coset::ProtectedHeader,
+    signature: Vec<u8>,
+}
+
+/// Signs the tree head of `size` leaves with root `root` for receipts.
+pub fn sign_tree_head(
+    key: &PrivateKey,
+    origin: &str,
+    issued_at: i64,
+    size: u64,
+    root: &Hash,
+) -> Result<SignedTreeHead, ReceiptError> {
+    if size > MAX_TREE_SIZE {
+        return Err(ProofError::SizeTooLarge {
+            size,
+            max: MAX_TREE_SIZE,
+        }
+        .into());
+    }
     if origin.len() > MAX_ISSUER_LEN {
         return Err(ReceiptError::IssuerTooLong);
     }
@@ -141,31 +170,49 @@ pub fn make_receipt(
             Value::Integer(issued_at.into()),
         ),
     ]);
-    let protected = HeaderBuilder::new()
+    let header = HeaderBuilder::new()
         .algorithm_label(cose_alg(key.algorithm())?)
         .key_id(key.public_key().thumbprint().to_vec())
         .value(HEADER_CWT_CLAIMS, claims)
         .value(HEADER_VDS, Value::Integer(VDS_RFC9162_SHA256.into()))
         .build();
-    let proof = encode_inclusion_proof(size, index, path)?;
-    let vdp = Value::Map(vec![(
-        Value::Integer(VDP_INCLUSION_PROOFS.into()),
-        Value::Array(vec![Value::Bytes(proof)]),
-    )]);
-    let unprotected = HeaderBuilder::new().value(HEADER_VDP, vdp).build();
-    let mut unsigned = CoseSign1Builder::new()
-        .protected(protected)
-        .unprotected(unprotected)
-        .build();
-    // Serialize the protected header once; emit and sign exactly those bytes.
-    let protected_bytes = unsigned.protected.clone().to_vec().map_err(encoding_err)?;
-    unsigned.protected.original_data = Some(protected_bytes.clone());
-    let signature = key.sign(&sig_structure(&protected_bytes, root));
-    let signed = CoseSign1 {
-        signature,
-        ..unsigned
+    let mut protected = coset::ProtectedHeader {
+        original_data: None,
+        header,
     };
-    signed.to_tagged_vec().map_err(encoding_err)
+    // Serialize the protected header once; emit and sign exactly those bytes.
+    let protected_bytes = protected.clone().to_vec().map_err(encoding_err)?;
+    protected.original_data = Some(protected_bytes.clone());
+    let signature = key.sign(&sig_structure(&protected_bytes, root));
+    Ok(SignedTreeHead {
+        size,
+        protected,
+        signature,
+    })
+}
+
+impl SignedTreeHead {
+    /// The tree size this head signs.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The receipt of leaf `index`, whose inclusion path in this tree is `path`.
+    pub fn receipt(&self, index: u64, path: &[Hash]) -> Result<Vec<u8>, ReceiptError> {
+        check_proof_shape(self.size, index, path)?;
+        let proof = encode_inclusion_proof(self.size, index, path)?;
+        let vdp = Value::Map(vec![(
+            Value::Integer(VDP_INCLUSION_PROOFS.into()),
+            Value::Array(vec![Value::Bytes(proof)]),
+        )]);
+        let signed = CoseSign1 {
+            protected: self.protected.clone(),
+            unprotected: HeaderBuilder::new().value(HEADER_VDP, vdp).build(),
+            payload: None,
+            signature: self.signature.clone(),
+        };
+        signed.to_tagged_vec().map_err(encoding_err)
+    }
 }
 
 /// Rejects impossible proofs before any work: index outside the tree, a tree above

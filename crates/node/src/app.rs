@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use proverka_consensus::{Application, Block};
 use proverka_ledger::{Decision, Genesis, Rules, SignatureCache, StateError, StateView};
-use proverka_log::{Hash, NoteKey};
+use proverka_log::{Hash, NoteKey, SignedTreeHead};
 use proverka_statement::PrivateKey;
 use proverka_store::{BlockAppend, Store};
 
@@ -25,6 +25,8 @@ pub struct TreeHead {
     pub timestamp_ms: u64,
     /// The C2SP signed checkpoint note.
     pub checkpoint: Vec<u8>,
+    /// The receipt signature over this head's root, shared by every receipt of this size.
+    pub receipts: Option<SignedTreeHead>,
 }
 
 /// Everything the API and the consensus pipeline share.
@@ -37,7 +39,7 @@ pub struct Shared {
     pub receipt_key: PrivateKey,
     pub checkpoint_key: NoteKey,
     pub metrics: Metrics,
-    head: RwLock<TreeHead>,
+    head: RwLock<Arc<TreeHead>>,
     verified: Mutex<HashSet<[u8; 32]>>,
 }
 
@@ -76,7 +78,7 @@ impl Shared {
             receipt_key,
             checkpoint_key,
             metrics,
-            head: RwLock::new(TreeHead::default()),
+            head: RwLock::new(Arc::default()),
             verified: Mutex::new(HashSet::new()),
         });
         let size = shared.store.tree_size();
@@ -89,7 +91,7 @@ impl Shared {
     }
 
     /// The latest tree head.
-    pub fn head(&self) -> TreeHead {
+    pub fn head(&self) -> Arc<TreeHead> {
         self.head.read().map(|h| h.clone()).unwrap_or_default()
     }
 
@@ -98,15 +100,24 @@ impl Shared {
             Some(note) => note,
             None => self.sign_checkpoint(size, &root),
         };
+        let receipts = if size == 0 {
+            None
+        } else {
+            let iat = (timestamp_ms / 1000) as i64;
+            proverka_log::sign_tree_head(&self.receipt_key, &self.genesis.origin, iat, size, &root)
+                .map_err(|e| tracing::error!("signing tree head {size}: {e}"))
+                .ok()
+        };
         let head = TreeHead {
             size,
             root,
             timestamp_ms,
             checkpoint,
+            receipts,
         };
         self.metrics.tree_size.set(size as i64);
         if let Ok(mut h) = self.head.write() {
-            *h = head;
+            *h = Arc::new(head);
         }
     }
 
@@ -131,6 +142,10 @@ impl Shared {
     /// A receipt for the statement at `index`, against the latest tree head.
     pub fn receipt(&self, index: u64) -> Result<Vec<u8>, String> {
         let head = self.head();
+        let signed = head
+            .receipts
+            .as_ref()
+            .ok_or_else(|| format!("entry {index} is not in tree head of size {}", head.size))?;
         if index >= head.size {
             return Err(format!(
                 "entry {index} is not in tree head of size {}",
@@ -141,16 +156,7 @@ impl Shared {
             .store
             .inclusion_proof(index, head.size)
             .map_err(|e| e.to_string())?;
-        proverka_log::make_receipt(
-            &self.receipt_key,
-            &self.genesis.origin,
-            (head.timestamp_ms / 1000) as i64,
-            head.size,
-            index,
-            &path,
-            &head.root,
-        )
-        .map_err(|e| e.to_string())
+        signed.receipt(index, &path).map_err(|e| e.to_string())
     }
 
     fn apply(&self, block: &Block) -> Result<(), String> {

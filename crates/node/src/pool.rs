@@ -46,6 +46,8 @@ struct Inner {
     queue: VecDeque<[u8; 32]>,
     pending: HashMap<[u8; 32], Pending>,
     queued_bytes: usize,
+    /// When stale proposals were last looked for; the scan is O(pending), so not every call.
+    last_requeue: Option<Instant>,
 }
 
 /// The shared pool; cheap to clone.
@@ -107,7 +109,14 @@ impl Pool {
     /// Takes up to `max` statements / `max_bytes` bytes for a proposal, oldest first.
     pub fn take_batch(&self, max: usize, max_bytes: usize) -> Vec<Vec<u8>> {
         let mut inner = self.lock();
-        requeue_stale(&mut inner, Instant::now());
+        let now = Instant::now();
+        if inner
+            .last_requeue
+            .is_none_or(|t| now.duration_since(t) > REQUEUE_AFTER / 4)
+        {
+            inner.last_requeue = Some(now);
+            requeue_stale(&mut inner, now);
+        }
         let mut batch = Vec::new();
         let mut bytes = 0;
         while batch.len() < max {
@@ -176,9 +185,9 @@ mod tests {
     #[test]
     fn batches_come_out_in_submission_order_and_only_once() {
         let pool = Pool::default();
-        for n in 0..5 {
-            let _ = pool.submit(id(n), vec![n; 10]).unwrap();
-        }
+        let _waiters: Vec<_> = (0..5)
+            .map(|n| pool.submit(id(n), vec![n; 10]).unwrap())
+            .collect();
         assert_eq!(
             pool.take_batch(3, 1 << 20),
             vec![vec![0; 10], vec![1; 10], vec![2; 10]]
@@ -195,8 +204,8 @@ mod tests {
     #[test]
     fn byte_limit_bounds_a_batch_but_never_starves_a_large_statement() {
         let pool = Pool::default();
-        let _ = pool.submit(id(1), vec![1; 100]).unwrap();
-        let _ = pool.submit(id(2), vec![2; 100]).unwrap();
+        let _a = pool.submit(id(1), vec![1; 100]).unwrap();
+        let _b = pool.submit(id(2), vec![2; 100]).unwrap();
         assert_eq!(pool.take_batch(10, 150).len(), 1);
         assert_eq!(
             pool.take_batch(10, 50).len(),
@@ -224,7 +233,7 @@ mod tests {
     #[test]
     fn a_proposal_that_never_finalizes_is_offered_again() {
         let pool = Pool::default();
-        let _ = pool.submit(id(1), vec![1]).unwrap();
+        let _a = pool.submit(id(1), vec![1]).unwrap();
         assert_eq!(pool.take_batch(10, 100).len(), 1);
         {
             let mut inner = pool.lock();

@@ -14,7 +14,7 @@ use crate::app::Shared;
 
 /// `GET /checkpoint`: the latest signed checkpoint note.
 pub async fn checkpoint(State(s): State<Arc<Shared>>) -> Response {
-    let mut resp = s.head().checkpoint.into_response();
+    let mut resp = s.head().checkpoint.clone().into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -1,0 +1,501 @@
+//! `proverka bench`: the figures of BENCHMARKS.md, measured in one run on this machine.
+//!
+//! (a) raw signature verification with the same libraries the ledger uses, on every core;
+//! (b) end-to-end registration over HTTP against a real node process (statements durably
+//!     acknowledged per second, many concurrent clients), per algorithm, and the ratio b/a;
+//! (c) inclusion proofs served per second over HTTP;
+//! (d) the node process's resident memory, after the run and after filling it to N entries.
+//!
+//! The node runs as a child process (`proverka node --dev`) so its memory is its own; the load
+//! generator shares the machine's cores with it, as any client on the same host would.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proverka_ledger::{IssuerRecord, ISSUER_REGISTRATION_CONTENT_TYPE};
+use proverka_statement::{
+    sign_statement, verify_batch, Algorithm, ContentType, KeyType, Limits, PrivateKey,
+    SignedStatement, StatementParams,
+};
+
+use crate::Failure;
+
+/// Options of `proverka bench`.
+pub struct BenchOptions {
+    pub clients: usize,
+    pub statements: usize,
+    pub seconds: f64,
+    pub fill: u64,
+}
+
+pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "proverka bench: {cores} cores, {} clients, {} statements per algorithm",
+        opts.clients, opts.statements
+    );
+    let ed = PrivateKey::generate(KeyType::Ed25519).map_err(Failure::input)?;
+    let p256 = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
+
+    println!(
+        "\n(a) raw verification, {cores} threads, {:.1} s each",
+        opts.seconds
+    );
+    let raw_ed = raw_rate(&ed, cores, opts.seconds, false);
+    let raw_ed_batch = raw_rate(&ed, cores, opts.seconds, true);
+    let raw_p256 = raw_rate(&p256, cores, opts.seconds, false);
+    println!("    Ed25519 single   {raw_ed:>10.0} verifications/s");
+    println!("    Ed25519 batch    {raw_ed_batch:>10.0} verifications/s (batches of 256)");
+    println!("    P-256 (ES256)    {raw_p256:>10.0} verifications/s");
+
+    let dir = tempfile::tempdir().map_err(Failure::input)?;
+    let mut node = NodeChild::start(dir.path())?;
+    let admin = load_admin(dir.path())?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.clients)
+        .build()
+        .map_err(Failure::network)?;
+    register_issuer(&http, &node.url, &admin, &ed, "bench-ed25519").await?;
+    register_issuer(&http, &node.url, &admin, &p256, "bench-p256").await?;
+
+    println!("\n(b) end-to-end registration over HTTP (201 = durably in the log)");
+    let mut ratios = Vec::new();
+    for (name, key, iss, raw) in [
+        ("Ed25519", &ed, "bench-ed25519", raw_ed),
+        ("P-256", &p256, "bench-p256", raw_p256),
+    ] {
+        let stmts = presign(key, iss, opts.statements, name);
+        let (rate, p50, p99) = submit_all(&http, &node.url, stmts, opts.clients).await?;
+        println!("    {name:<8} {rate:>10.0} statements/s   p50 {p50:>6.1} ms   p99 {p99:>6.1} ms   b/a = {:.2}", rate / raw);
+        ratios.push((name, rate / raw));
+    }
+
+    print_block_stats(&http, &node.url).await;
+
+    println!(
+        "\n(c) inclusion proofs over HTTP ({} clients, {:.1} s)",
+        opts.clients, opts.seconds
+    );
+    let ids = sample_ids(&node.url, &http).await?;
+    let proofs = proof_rate(&http, &node.url, &ids, opts.clients, opts.seconds).await?;
+    println!("    {proofs:>10.0} proofs/s");
+
+    println!("\n(d) node memory");
+    let size = tree_size(&http, &node.url).await?;
+    println!("    RSS {:>7.1} MiB at {size} entries", node.rss_mib());
+    if opts.fill > size {
+        fill(
+            &http,
+            &node.url,
+            &ed,
+            "bench-ed25519",
+            opts.fill - size,
+            opts.clients,
+        )
+        .await?;
+        let size = tree_size(&http, &node.url).await?;
+        println!(
+            "    RSS {:>7.1} MiB at {size} entries (after filling)",
+            node.rss_mib()
+        );
+        node.restart(dir.path())?;
+        println!(
+            "    RSS {:>7.1} MiB at {size} entries (after a restart)",
+            node.rss_mib()
+        );
+    }
+    println!(
+        "\nsummary: b/a {}",
+        ratios
+            .iter()
+            .map(|(n, r)| format!("{n} {r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+/// Verifications per second on `threads` threads for `seconds`, over 512 distinct statements.
+fn raw_rate(key: &PrivateKey, threads: usize, seconds: f64, batch: bool) -> f64 {
+    let stmts: Vec<SignedStatement> = (0..512)
+        .map(|i| {
+            let bytes = statement(key, "raw", i, 200);
+            SignedStatement::parse(&bytes, &Limits::default()).unwrap_or_else(|_| unreachable!())
+        })
+        .collect();
+    let public = key.public_key();
+    let alg: Algorithm = key.algorithm();
+    let total = AtomicU64::new(0);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    if batch {
+                        let items: Vec<_> = stmts[..256].iter().map(|st| (st, &public)).collect();
+                        let ok = verify_batch(&items).iter().all(|r| r.is_ok());
+                        assert!(ok, "batch verification failed on valid signatures");
+                        n += 256;
+                    } else {
+                        for st in &stmts[..64] {
+                            let ok = public
+                                .verify(alg, &st.to_be_signed(), st.signature())
+                                .is_ok();
+                            assert!(ok, "verification failed on a valid signature");
+                        }
+                        n += 64;
+                    }
+                }
+                total.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+    });
+    total.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn statement(key: &PrivateKey, iss: &str, n: usize, payload_len: usize) -> Vec<u8> {
+    let mut payload = format!("{{\"reading\":{n},\"pad\":\"").into_bytes();
+    payload.resize(payload_len.saturating_sub(2).max(payload.len()), b'x');
+    payload.extend_from_slice(b"\"}");
+    sign_statement(
+        key,
+        &StatementParams {
+            iss,
+            sub: &format!("sensor-{}", n % 1000),
+            iat: 1_764_000_000 + n as i64,
+            content_type: ContentType::Text("application/json".into()),
+            payload: &payload,
+        },
+    )
+}
+
+fn presign(key: &PrivateKey, iss: &str, count: usize, salt: &str) -> Vec<Vec<u8>> {
+    let base = salt.len() * 10_000_000;
+    (0..count)
+        .map(|i| statement(key, iss, base + i, 200))
+        .collect()
+}
+
+/// Submits every statement with `clients` concurrent connections; returns (rate, p50 ms, p99 ms).
+async fn submit_all(
+    http: &reqwest::Client,
+    url: &str,
+    stmts: Vec<Vec<u8>>,
+    clients: usize,
+) -> Result<(f64, f64, f64), Failure> {
+    let total = stmts.len();
+    let queue = Arc::new(std::sync::Mutex::new(stmts));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, url, queue) = (http.clone(), url.to_owned(), queue.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
+                let Some(stmt) = next else { break };
+                let t = Instant::now();
+                let resp = http
+                    .post(format!("{url}/entries"))
+                    .header("content-type", "application/cose")
+                    .body(stmt)
+                    .send()
+                    .await
+                    .map_err(|e| Failure::network(format!("submit: {e}")))?;
+                if resp.status().as_u16() != 201 {
+                    return Err(Failure::refused(format!(
+                        "submit answered {}",
+                        resp.status()
+                    )));
+                }
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, Failure>(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity(total);
+    for t in tasks {
+        all.extend(t.await.map_err(Failure::network)??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok((total as f64 / elapsed, pct(0.5), pct(0.99)))
+}
+
+async fn register_issuer(
+    http: &reqwest::Client,
+    url: &str,
+    admin: &PrivateKey,
+    key: &PrivateKey,
+    iss: &str,
+) -> Result<(), Failure> {
+    let record = IssuerRecord {
+        iss: iss.to_owned(),
+        key: key.public_key(),
+        admin: false,
+    };
+    let stmt = sign_statement(
+        admin,
+        &StatementParams {
+            iss: proverka_node::datadir::DEV_ADMIN_ISS,
+            sub: iss,
+            iat: 1_764_000_000,
+            content_type: ContentType::Text(ISSUER_REGISTRATION_CONTENT_TYPE.into()),
+            payload: &record.encode(),
+        },
+    );
+    let resp = http
+        .post(format!("{url}/entries"))
+        .header("content-type", "application/cose")
+        .body(stmt)
+        .send()
+        .await
+        .map_err(Failure::network)?;
+    if resp.status().as_u16() != 201 {
+        return Err(Failure::refused(format!(
+            "registering {iss}: {}",
+            resp.status()
+        )));
+    }
+    Ok(())
+}
+
+/// Entry ids of up to 10,000 registered statements, read from the entry bundles.
+async fn sample_ids(url: &str, http: &reqwest::Client) -> Result<Vec<String>, Failure> {
+    let size = tree_size(http, url).await?;
+    let mut ids = Vec::new();
+    let bundles = (size / 256).min(40);
+    for n in 0..bundles {
+        let bytes = http
+            .get(format!("{url}/tile/entries/{}", tile_index(n)))
+            .send()
+            .await
+            .map_err(Failure::network)?
+            .bytes()
+            .await
+            .map_err(Failure::network)?;
+        // Each entry: 2-byte big-endian length (32) then the 32-byte entry id.
+        for chunk in bytes.chunks(34) {
+            if chunk.len() == 34 {
+                ids.push(hex::encode(&chunk[2..]));
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Err(Failure::refused("no full entry bundle to sample ids from"));
+    }
+    Ok(ids)
+}
+
+/// The C2SP tile index path: groups of three digits, all but the last prefixed with x.
+fn tile_index(mut n: u64) -> String {
+    let mut parts = vec![format!("{:03}", n % 1000)];
+    while n >= 1000 {
+        n /= 1000;
+        parts.push(format!("x{:03}", n % 1000));
+    }
+    parts.reverse();
+    parts.join("/")
+}
+
+async fn proof_rate(
+    http: &reqwest::Client,
+    url: &str,
+    ids: &[String],
+    clients: usize,
+    seconds: f64,
+) -> Result<f64, Failure> {
+    let ids = Arc::new(ids.to_vec());
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, url, ids, count) = (http.clone(), url.to_owned(), ids.clone(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = c;
+            while Instant::now() < deadline {
+                let id = &ids[i % ids.len()];
+                i += clients;
+                let resp = http
+                    .get(format!("{url}/entries/{id}/inclusion-proof"))
+                    .send()
+                    .await
+                    .map_err(Failure::network)?;
+                if !resp.status().is_success() {
+                    return Err(Failure::refused(format!(
+                        "proof answered {}",
+                        resp.status()
+                    )));
+                }
+                resp.bytes().await.map_err(Failure::network)?;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, Failure>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(Failure::network)??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Registers `n` more statements, signing in chunks so the load generator's memory stays small.
+async fn fill(
+    http: &reqwest::Client,
+    url: &str,
+    key: &PrivateKey,
+    iss: &str,
+    n: u64,
+    clients: usize,
+) -> Result<(), Failure> {
+    const CHUNK: u64 = 20_000;
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let take = CHUNK.min(n - done);
+        let stmts: Vec<Vec<u8>> = (0..take)
+            .map(|i| statement(key, iss, 50_000_000 + (done + i) as usize, 200))
+            .collect();
+        submit_all(http, url, stmts, clients).await?;
+        done += take;
+        eprint!(
+            "\r    filled {done}/{n} ({:.0}/s incl. signing)",
+            done as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!();
+    Ok(())
+}
+
+/// Blocks applied, statements per block and apply time, from the node's own metrics.
+async fn print_block_stats(http: &reqwest::Client, url: &str) {
+    let Ok(resp) = http.get(format!("{url}/metrics")).send().await else {
+        return;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    let metric = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let blocks = metric("proverka_blocks_applied_total");
+    let registered = metric("proverka_statements_registered_total");
+    let apply = metric("proverka_block_apply_seconds_sum");
+    println!(
+        "    node: {blocks:.0} blocks applied, {:.0} statements per block, {:.1} ms mean apply (decide + fsync)",
+        registered / blocks,
+        apply / blocks * 1000.0
+    );
+}
+
+async fn tree_size(http: &reqwest::Client, url: &str) -> Result<u64, Failure> {
+    let note = http
+        .get(format!("{url}/checkpoint"))
+        .send()
+        .await
+        .map_err(Failure::network)?
+        .text()
+        .await
+        .map_err(Failure::network)?;
+    note.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| Failure::refused("malformed checkpoint"))
+}
+
+fn load_admin(dir: &std::path::Path) -> Result<PrivateKey, Failure> {
+    let pem = std::fs::read_to_string(dir.join("dev-admin.key.pem")).map_err(Failure::input)?;
+    PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)
+}
+
+/// The node under test, as a child process of the bench.
+struct NodeChild {
+    child: Child,
+    url: String,
+}
+
+impl NodeChild {
+    fn start(dir: &std::path::Path) -> Result<Self, Failure> {
+        let exe = std::env::current_exe().map_err(Failure::input)?;
+        let mut child = Command::new(exe)
+            .args(["node", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(Failure::input)?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Failure::input("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(u) = line.strip_prefix("proverka node listening on ") {
+                        break u.trim().to_owned();
+                    }
+                }
+                _ => return Err(Failure::input("node exited before listening")),
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(NodeChild { child, url })
+    }
+
+    fn restart(&mut self, dir: &std::path::Path) -> Result<(), Failure> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        *self = NodeChild::start(dir)?;
+        std::thread::sleep(Duration::from_secs(2));
+        Ok(())
+    }
+
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for NodeChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tile_index;
+
+    #[test]
+    fn tile_indexes_are_written_in_groups_of_three_digits() {
+        assert_eq!(tile_index(0), "000");
+        assert_eq!(tile_index(7), "007");
+        assert_eq!(tile_index(1234), "x001/234");
+        assert_eq!(tile_index(1_234_567), "x001/x234/567");
+    }
+}
