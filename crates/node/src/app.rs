@@ -4,14 +4,14 @@
 //! recognised by height), its decisions come from the deterministic rules in `proverka-ledger`,
 //! and submitters are told the outcome only after the store committed the block durably.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use proverka_consensus::{Application, Block};
 use proverka_ledger::{Decision, Genesis, Rules, SignatureCache, StateError, StateView};
 use proverka_log::{Hash, NoteKey, SignedTreeHead};
 use proverka_statement::PrivateKey;
-use proverka_store::{BlockAppend, Store};
+use proverka_store::{AppendOutcome, BlockAppend, Store};
 
 use crate::metrics::Metrics;
 use crate::pool::{Outcome, Pool};
@@ -186,19 +186,31 @@ impl Shared {
             })
             .map_err(|e| e.to_string())?;
         self.set_head(outcome.new_size, outcome.root, block.timestamp_ms);
-        self.notify(&decision.decisions);
+        self.notify(&decision.decisions, &outcome);
         self.metrics
             .observe_block(&decision.decisions, started.elapsed());
         Ok(())
     }
 
-    fn notify(&self, decisions: &[Decision]) {
+    /// Wakes the submitters of a block's statements, after the block is durable.
+    fn notify(&self, decisions: &[Decision], appended: &AppendOutcome) {
+        // New leaves are listed by the store; only duplicates need a lookup.
+        let placed: HashMap<&[u8; 32], u64> = appended
+            .appended
+            .iter()
+            .chain(&appended.duplicates)
+            .map(|(id, index)| (id, *index))
+            .collect();
         for d in decisions {
             let (id, outcome) = match d {
                 Decision::Register { id, .. } | Decision::Duplicate { id } => {
-                    match self.store.index_of(id) {
-                        Ok(Some(index)) => (id, Outcome::Registered { index }),
-                        _ => continue,
+                    let index = match placed.get(id) {
+                        Some(i) => Some(*i),
+                        None => self.store.index_of(id).ok().flatten(),
+                    };
+                    match index {
+                        Some(index) => (id, Outcome::Registered { index }),
+                        None => continue,
                     }
                 }
                 Decision::Reject { id, reason } => (
