@@ -202,19 +202,7 @@ async fn submit_all(
                 let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
                 let Some(stmt) = next else { break };
                 let t = Instant::now();
-                let resp = http
-                    .post(format!("{url}/entries"))
-                    .header("content-type", "application/cose")
-                    .body(stmt)
-                    .send()
-                    .await
-                    .map_err(|e| Failure::network(format!("submit: {e}")))?;
-                if resp.status().as_u16() != 201 {
-                    return Err(Failure::refused(format!(
-                        "submit answered {}",
-                        resp.status()
-                    )));
-                }
+                post_statement(&http, &url, stmt).await?;
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             Ok::<_, Failure>(latencies)
@@ -232,6 +220,21 @@ async fn submit_all(
             .unwrap_or(0.0)
     };
     Ok((total as f64 / elapsed, pct(0.5), pct(0.99)))
+}
+
+/// Submits one statement and expects 201 (newly and durably registered).
+async fn post_statement(http: &reqwest::Client, url: &str, stmt: Vec<u8>) -> Result<(), Failure> {
+    let resp = http
+        .post(format!("{url}/entries"))
+        .header("content-type", "application/cose")
+        .body(stmt)
+        .send()
+        .await
+        .map_err(|e| Failure::network(format!("submit: {e}")))?;
+    match resp.status().as_u16() {
+        201 => Ok(()),
+        other => Err(Failure::refused(format!("submit answered {other}"))),
+    }
 }
 
 async fn register_issuer(
@@ -256,20 +259,14 @@ async fn register_issuer(
             payload: &record.encode(),
         },
     );
-    let resp = http
-        .post(format!("{url}/entries"))
-        .header("content-type", "application/cose")
-        .body(stmt)
-        .send()
-        .await
-        .map_err(Failure::network)?;
-    if resp.status().as_u16() != 201 {
-        return Err(Failure::refused(format!(
-            "registering {iss}: {}",
-            resp.status()
-        )));
-    }
-    Ok(())
+    post_statement(http, url, stmt).await
+}
+
+/// The C2SP path of the full entry bundle `n`.
+fn full_bundle(n: u64) -> Result<String, Failure> {
+    let tile = proverka_log::TileRef::entries(n, proverka_log::tiles::TILE_WIDTH)
+        .map_err(Failure::input)?;
+    Ok(tile.path())
 }
 
 /// Entry ids of up to 10,000 registered statements, read from the entry bundles.
@@ -279,7 +276,7 @@ async fn sample_ids(url: &str, http: &reqwest::Client) -> Result<Vec<String>, Fa
     let bundles = (size / 256).min(40);
     for n in 0..bundles {
         let bytes = http
-            .get(format!("{url}/tile/entries/{}", tile_index(n)))
+            .get(format!("{url}/{}", full_bundle(n)?))
             .send()
             .await
             .map_err(Failure::network)?
@@ -297,17 +294,6 @@ async fn sample_ids(url: &str, http: &reqwest::Client) -> Result<Vec<String>, Fa
         return Err(Failure::refused("no full entry bundle to sample ids from"));
     }
     Ok(ids)
-}
-
-/// The C2SP tile index path: groups of three digits, all but the last prefixed with x.
-fn tile_index(mut n: u64) -> String {
-    let mut parts = vec![format!("{:03}", n % 1000)];
-    while n >= 1000 {
-        n /= 1000;
-        parts.push(format!("x{:03}", n % 1000));
-    }
-    parts.reverse();
-    parts.join("/")
 }
 
 async fn proof_rate(
@@ -484,18 +470,5 @@ impl Drop for NodeChild {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tile_index;
-
-    #[test]
-    fn tile_indexes_are_written_in_groups_of_three_digits() {
-        assert_eq!(tile_index(0), "000");
-        assert_eq!(tile_index(7), "007");
-        assert_eq!(tile_index(1234), "x001/234");
-        assert_eq!(tile_index(1_234_567), "x001/x234/567");
     }
 }
