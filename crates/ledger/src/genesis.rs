@@ -118,6 +118,9 @@ impl Genesis {
         let mut seen = std::collections::BTreeSet::new();
         for issuer in &self.issuers {
             let record = issuer.record()?;
+            if record.key.is_weak() {
+                return Err(field("issuers.key", "small-order Ed25519 key"));
+            }
             if !seen.insert(record.key.thumbprint()) {
                 return Err(GenesisError::DuplicateIssuer {
                     iss: issuer.iss.clone(),

@@ -208,6 +208,10 @@ impl Rules {
             Ok(r) => r,
             Err(e) => return Ok(Err(Rejection::BadRegistration(e.to_string()))),
         };
+        if record.key.is_weak() {
+            let reason = "small-order Ed25519 key: it would accept forged signatures";
+            return Ok(Err(Rejection::BadRegistration(reason.into())));
+        }
         let kid = record.key.thumbprint();
         if self.issuer(view, overlay, &kid)?.is_some() {
             return Ok(Err(Rejection::IssuerAlreadyRegistered(hex::encode(kid))));

@@ -298,3 +298,27 @@ fn the_same_block_on_the_same_state_always_gets_the_same_decision() {
     assert_eq!(a, b);
     assert_eq!(a.registered().collect::<Vec<_>>(), vec![0, 1]);
 }
+
+#[test]
+fn a_small_order_ed25519_key_cannot_be_registered_as_an_issuer() {
+    let f = fixture();
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let record = IssuerRecord {
+        iss: "weak".into(),
+        key: proverka_statement::PublicKey::from_ed25519_bytes(identity).unwrap(),
+        admin: false,
+    };
+    let s = statement(
+        &f.admin,
+        "admin",
+        ISSUER_REGISTRATION_CONTENT_TYPE,
+        &record.encode(),
+    );
+    let d = decide(&f, &MemState::default(), &[s]);
+    assert!(
+        matches!(reason(&d[0]), Rejection::BadRegistration(r) if r.contains("small-order")),
+        "{:?}",
+        d[0]
+    );
+}

@@ -175,6 +175,18 @@ impl PublicKey {
         alg.key_type() == self.key_type()
     }
 
+    /// True for an Ed25519 key of small order (e.g. the identity point). Under the ZIP-215
+    /// rules such a key "verifies" signatures nobody made, so it must never become an issuer
+    /// key; honestly generated keys never are small-order. Other key types: false.
+    pub fn is_weak(&self) -> bool {
+        match self {
+            PublicKey::Ed25519(bytes) => curve25519_dalek_ng::edwards::CompressedEdwardsY(*bytes)
+                .decompress()
+                .is_none_or(|point| point.is_small_order()),
+            _ => false,
+        }
+    }
+
     /// Checks an Ed25519 public key encoding (a point on the curve, ZIP-215 rules).
     pub fn from_ed25519_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
         ed25519_consensus::VerificationKey::try_from(bytes)

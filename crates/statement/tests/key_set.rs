@@ -45,3 +45,13 @@ fn a_key_set_that_is_not_an_array_of_keys_is_refused() {
         "over the key count limit"
     );
 }
+
+#[test]
+fn small_order_ed25519_keys_are_weak_and_generated_keys_are_not() {
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    assert!(PublicKey::from_ed25519_bytes(identity).unwrap().is_weak());
+    for kt in [KeyType::Ed25519, KeyType::P256] {
+        assert!(!PrivateKey::generate(kt).unwrap().public_key().is_weak());
+    }
+}
