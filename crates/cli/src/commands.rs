@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use proverka_ledger::records::Role;
 use proverka_ledger::{
     Genesis, GenesisIssuer, IssuerRecord, GENESIS_FORMAT, ISSUER_REGISTRATION_CONTENT_TYPE,
 };
@@ -73,6 +74,15 @@ enum Command {
         admin_key: PathBuf,
         #[arg(long)]
         admin_iss: String,
+        /// Roles of the administrator's organisation (comma-separated).
+        #[arg(long, default_value = "governance")]
+        admin_roles: String,
+        /// Another founding organisation: ISS=ROLE[,ROLE...]@PUBLIC_KEY.pem (repeatable).
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+        /// Approvals that admit a new organisation (default: a majority of governance members).
+        #[arg(long)]
+        governance_threshold: Option<u32>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -225,8 +235,20 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             origin,
             admin_key,
             admin_iss,
+            admin_roles,
+            orgs,
+            governance_threshold,
             out,
-        } => genesis(&node_public, &origin, &admin_key, &admin_iss, &out),
+        } => genesis(GenesisArgs {
+            node_public: &node_public,
+            origin: &origin,
+            admin_key: &admin_key,
+            admin_iss: &admin_iss,
+            admin_roles: &admin_roles,
+            orgs: &orgs,
+            governance_threshold,
+            out: &out,
+        }),
         Command::Keygen { out, alg } => keygen(&out, alg),
         Command::Sign {
             key,
@@ -390,16 +412,56 @@ fn init(data_dir: &Path, origin: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn genesis(
-    node_public: &Path,
-    origin: &str,
-    admin_key: &Path,
-    admin_iss: &str,
-    out: &Path,
-) -> Result<(), Failure> {
+struct GenesisArgs<'a> {
+    node_public: &'a Path,
+    origin: &'a str,
+    admin_key: &'a Path,
+    admin_iss: &'a str,
+    admin_roles: &'a str,
+    orgs: &'a [String],
+    governance_threshold: Option<u32>,
+    out: &'a Path,
+}
+
+fn parse_roles(list: &str) -> Result<Vec<Role>, Failure> {
+    list.split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            Role::from_name(r.trim()).ok_or_else(|| Failure::input(format!("unknown role {r:?}")))
+        })
+        .collect()
+}
+
+/// `ISS=ROLE[,ROLE...]@KEY.pem` → a genesis issuer.
+fn parse_org(spec: &str) -> Result<GenesisIssuer, Failure> {
+    let usage = || {
+        Failure::input(format!(
+            "--org {spec:?}: expected ISS=ROLE[,ROLE...]@KEY.pem"
+        ))
+    };
+    let (iss, rest) = spec.split_once('=').ok_or_else(usage)?;
+    let (roles, key) = rest.split_once('@').ok_or_else(usage)?;
+    let key = read_public(Path::new(key))?;
+    Ok(GenesisIssuer::new(iss, &key, false).with_roles(&parse_roles(roles)?))
+}
+
+fn genesis(a: GenesisArgs) -> Result<(), Failure> {
+    let GenesisArgs {
+        node_public,
+        origin,
+        admin_key,
+        admin_iss,
+        out,
+        ..
+    } = a;
     let public: NodePublic = serde_json::from_slice(&read(node_public)?)
         .map_err(|e| Failure::input(format!("{}: {e}", node_public.display())))?;
     let admin = read_public(admin_key)?;
+    let mut issuers =
+        vec![GenesisIssuer::new(admin_iss, &admin, true).with_roles(&parse_roles(a.admin_roles)?)];
+    for spec in a.orgs {
+        issuers.push(parse_org(spec)?);
+    }
     let created_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -411,7 +473,8 @@ fn genesis(
         validators: vec![public.validator],
         receipt_key: public.receipt_key,
         checkpoint_vkey: public.checkpoint_vkey,
-        issuers: vec![GenesisIssuer::new(admin_iss, &admin, true)],
+        issuers,
+        governance_threshold: a.governance_threshold,
     };
     let bytes = genesis.to_bytes();
     Genesis::from_bytes(&bytes).map_err(Failure::input)?;

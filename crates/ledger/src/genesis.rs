@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::issuers::IssuerRecord;
+use crate::records::Role;
 
 /// The only genesis format this build accepts.
 pub const GENESIS_FORMAT: &str = "proverka-genesis/v1";
@@ -32,6 +33,10 @@ pub struct Genesis {
     pub checkpoint_vkey: String,
     /// Issuers trusted from genesis.
     pub issuers: Vec<GenesisIssuer>,
+    /// The constitution: approvals (or rejections) by governance members that decide a join
+    /// proposal. Absent: a majority of the genesis governance members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance_threshold: Option<u32>,
 }
 
 /// An issuer trusted from genesis.
@@ -44,6 +49,10 @@ pub struct GenesisIssuer {
     pub key: String,
     /// Whether it may register other issuers.
     pub admin: bool,
+    /// Roles of its organisation (`iss`): manufacturer, operator, security-authority, auditor,
+    /// governance. The founding governance members are the genesis issuers with `governance`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// Why a genesis file was refused.
@@ -115,6 +124,7 @@ impl Genesis {
         if self.issuers.len() > MAX_GENESIS_ENTRIES {
             return Err(field("issuers", "too many"));
         }
+        self.governance_threshold()?;
         let mut seen = std::collections::BTreeSet::new();
         for issuer in &self.issuers {
             let record = issuer.record()?;
@@ -135,6 +145,30 @@ impl Genesis {
         decode_cose_key("receipt_key", &self.receipt_key)
     }
 
+    /// Governance members named by genesis (distinct `iss` with the governance role).
+    pub fn governance_members(&self) -> Result<Vec<String>, GenesisError> {
+        let mut members = Vec::new();
+        for issuer in &self.issuers {
+            if issuer.roles()?.contains(&Role::Governance) && !members.contains(&issuer.iss) {
+                members.push(issuer.iss.clone());
+            }
+        }
+        Ok(members)
+    }
+
+    /// The join threshold: the constitution's, else a majority of the founding members.
+    pub fn governance_threshold(&self) -> Result<usize, GenesisError> {
+        let members = self.governance_members()?.len();
+        match self.governance_threshold {
+            None => Ok(members / 2 + 1),
+            Some(t) if t >= 1 && (t as usize) <= members.max(1) => Ok(t as usize),
+            Some(_) => Err(field(
+                "governance_threshold",
+                "must be between 1 and the number of governance members",
+            )),
+        }
+    }
+
     /// The genesis issuers as records, in file order.
     pub fn issuer_records(&self) -> Result<Vec<IssuerRecord>, GenesisError> {
         self.issuers.iter().map(GenesisIssuer::record).collect()
@@ -148,7 +182,25 @@ impl GenesisIssuer {
             iss: iss.to_owned(),
             key: hex::encode(key.to_cose_key()),
             admin,
+            roles: Vec::new(),
         }
+    }
+
+    /// The same entry with these roles.
+    pub fn with_roles(mut self, roles: &[Role]) -> Self {
+        self.roles = roles.iter().map(|r| r.name().to_owned()).collect();
+        self
+    }
+
+    /// Its roles, parsed.
+    pub fn roles(&self) -> Result<Vec<Role>, GenesisError> {
+        self.roles
+            .iter()
+            .map(|n| {
+                Role::from_name(n)
+                    .ok_or_else(|| field("issuers.roles", &format!("unknown role {n:?}")))
+            })
+            .collect()
     }
 
     fn record(&self) -> Result<IssuerRecord, GenesisError> {

@@ -11,15 +11,31 @@
 //!   registration), the `iss` claim matches the registered name, and the signature verifies with
 //!   the registered key (the `kid` is that key's RFC 9679 thumbprint).
 
+mod ctx;
+mod devices;
+mod firmware;
 mod genesis;
+mod idevid;
 mod issuers;
+pub mod kinds;
+pub mod make;
+mod orgs;
+pub mod payload;
+pub mod records;
 mod rules;
 
+pub use ctx::BlockContext;
+pub use devices::{
+    MAX_CLOCK_SKEW_MS, MAX_DEVICE_ID_BYTES, MAX_EVIDENCE_AGE_MS, MAX_EVIDENCE_BATCH,
+    MAX_MODEL_ROOTS, MAX_NONCE_BYTES, MAX_X5CHAIN_CERTS, MIN_NONCE_BYTES, PENDING_TTL_MS,
+};
+pub use firmware::{severity_of_cvss, SEVERITY_NAMES};
 pub use genesis::{Genesis, GenesisError, GenesisIssuer, GENESIS_FORMAT};
 pub use issuers::{
     IssuerDecodeError, IssuerRecord, ISSUER_REGISTRATION_CONTENT_TYPE, MAX_ISS_BYTES,
 };
+pub use orgs::{MAX_ORG_KEYS, PROPOSAL_TTL_MS};
 pub use rules::{
-    BlockDecision, Decision, Rejection, Rules, SignatureCache, StateError, StateView, Verdict,
-    Writes,
+    BlockDecision, Decision, Rejection, Rules, SignatureCache, Signer, StateError, StateView,
+    Verdict, Writes,
 };

@@ -1,12 +1,16 @@
 //! The registration rules: which statements a block registers, and what they change.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
-use proverka_statement::{statement_id, ContentType, Limits, SignedStatement, StatementError};
+use proverka_statement::{statement_id, Limits, SignedStatement, StatementError};
 
+use crate::ctx::{BlockContext, Ctx, Fail, Overlay, RuleResult};
 use crate::genesis::{Genesis, GenesisError};
-use crate::issuers::{state_key, IssuerRecord, ISSUER_REGISTRATION_CONTENT_TYPE};
+use crate::idevid::Idevid;
+use crate::issuers::{state_key, IssuerRecord};
+use crate::records::{keys, Kid, OrgRecord, Role};
+use crate::{devices, firmware, kinds, orgs};
 
 /// Read access to the ledger state as of the parent block. Untrusted nothing: the store behind
 /// it is local; a read error aborts the whole block (never read as "absent").
@@ -51,10 +55,55 @@ pub enum Rejection {
     BadRegistration(String),
     #[error("issuer key already registered (kid {0})")]
     IssuerAlreadyRegistered(String),
+    #[error("key {0} is revoked")]
+    RevokedKey(String),
+    #[error("invalid {kind} payload: {error}")]
+    BadPayload {
+        kind: &'static str,
+        error: crate::payload::PayloadError,
+    },
+    #[error("{iss} lacks the {role} role")]
+    MissingRole { iss: String, role: &'static str },
+    #[error("not the owner: device {device} is owned by {owner}")]
+    NotOwner { device: String, owner: String },
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("expired: {0}")]
+    Expired(String),
+    #[error("device {0} is decommissioned")]
+    Decommissioned(String),
+    #[error("evidence refused: {0}")]
+    Evidence(String),
+    #[error("IDevID certificate chain refused: {0}")]
+    Idevid(String),
+    #[error("batch item {index}: {reason}")]
+    BatchItem {
+        index: usize,
+        reason: Box<Rejection>,
+    },
 }
 
-/// State writes of a registered statement (key, value), in order.
-pub type Writes = Vec<(Vec<u8>, Vec<u8>)>;
+impl Rejection {
+    pub(crate) fn payload(kind: &'static str, error: crate::payload::PayloadError) -> Self {
+        Rejection::BadPayload { kind, error }
+    }
+
+    pub(crate) fn from_signature(e: StatementError) -> Self {
+        match e {
+            e @ StatementError::AlgorithmKeyMismatch { .. } => {
+                Rejection::AlgorithmKeyMismatch(e.to_string())
+            }
+            e => Rejection::Signature(e.to_string()),
+        }
+    }
+}
+
+/// State writes of a registered statement (key, value or `None` to delete), in order.
+pub type Writes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 /// A statement's verdict: its state writes, or why it is refused.
 pub type Verdict = Result<Writes, Rejection>;
 
@@ -62,10 +111,7 @@ pub type Verdict = Result<Writes, Rejection>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Appended to the log; `writes` are its state changes.
-    Register {
-        id: [u8; 32],
-        writes: Vec<(Vec<u8>, Vec<u8>)>,
-    },
+    Register { id: [u8; 32], writes: Writes },
     /// Already in the log (or earlier in this block): no second leaf.
     Duplicate { id: [u8; 32] },
     /// Refused, with the reason.
@@ -89,41 +135,94 @@ impl BlockDecision {
             .map(|(i, _)| i)
     }
 
-    /// All state writes of the block, in order.
-    pub fn state_writes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    /// All state writes of the block, in order (`None` deletes).
+    pub fn state_writes(&self) -> Writes {
         self.decisions
             .iter()
             .flat_map(|d| match d {
                 Decision::Register { writes, .. } => writes.clone(),
                 _ => Vec::new(),
             })
-            .map(|(k, v)| (k, Some(v)))
             .collect()
+    }
+}
+
+/// Who signed a statement judged by an organisation rule.
+pub struct Signer {
+    pub issuer: IssuerRecord,
+    /// The signer's organisation, if its `iss` is one (issuers registered by an admin before
+    /// organisations existed may have none: they can sign plain statements only).
+    pub org: Option<OrgRecord>,
+}
+
+impl Signer {
+    /// The signer's organisation, or a refusal.
+    pub fn org(&self) -> Result<&OrgRecord, Rejection> {
+        self.org.as_ref().ok_or_else(|| {
+            Rejection::NotPermitted(format!("{} is not an organisation", self.issuer.iss))
+        })
+    }
+
+    /// The signer's organisation if it holds `role`, or a refusal naming the role.
+    pub fn require_role(&self, role: Role) -> Result<&OrgRecord, Rejection> {
+        let org = self.org()?;
+        if !org.has(role) {
+            return Err(Rejection::MissingRole {
+                iss: org.iss.clone(),
+                role: role.name(),
+            });
+        }
+        Ok(org)
     }
 }
 
 /// The registration rules of one ledger: genesis issuers plus the rules in `docs/registration.md`.
 pub struct Rules {
     genesis_issuers: HashMap<[u8; 32], IssuerRecord>,
+    genesis_orgs: HashMap<String, OrgRecord>,
+    governance_threshold: usize,
     /// Issuer records already read from state and decoded. Sound because an issuer record is
-    /// written once and never changed (a second registration of a key is refused), so caching
-    /// cannot change a decision; it saves a state read and a key validation per statement.
+    /// written once and never changed (a second registration of a key is refused; revocation
+    /// is a separate `revoked/` key read every time), so caching cannot change a decision.
     known: RwLock<HashMap<[u8; 32], IssuerRecord>>,
     limits: Limits,
+    idevid: Idevid,
 }
 
 impl Rules {
     /// Builds the rules from a validated genesis.
     pub fn new(genesis: &Genesis) -> Result<Self, GenesisError> {
-        let genesis_issuers = genesis
-            .issuer_records()?
-            .into_iter()
-            .map(|r| (r.key.thumbprint(), r))
-            .collect();
+        let records = genesis.issuer_records()?;
+        let mut genesis_orgs: HashMap<String, OrgRecord> = HashMap::new();
+        for (record, issuer) in records.iter().zip(&genesis.issuers) {
+            let org = genesis_orgs
+                .entry(record.iss.clone())
+                .or_insert_with(|| OrgRecord {
+                    iss: record.iss.clone(),
+                    name: record.iss.clone(),
+                    roles: Vec::new(),
+                    keys: Vec::new(),
+                    joined_ms: genesis.created_ms,
+                });
+            org.keys.push(Kid(record.key.thumbprint()));
+            for role in issuer.roles()? {
+                if !org.roles.contains(&role) {
+                    org.roles.push(role);
+                }
+            }
+            org.roles.sort();
+        }
+        let governance_threshold = genesis.governance_threshold()?;
         Ok(Rules {
-            genesis_issuers,
+            genesis_issuers: records
+                .into_iter()
+                .map(|r| (r.key.thumbprint(), r))
+                .collect(),
+            genesis_orgs,
+            governance_threshold,
             known: RwLock::default(),
             limits: Limits::default(),
+            idevid: Idevid,
         })
     }
 
@@ -132,14 +231,18 @@ impl Rules {
         &self.limits
     }
 
-    /// Looks up the issuer whose key thumbprint is `kid`: genesis first, then registered state,
-    /// then registrations earlier in the same block (`overlay`).
-    pub fn issuer(
-        &self,
-        view: &dyn StateView,
-        overlay: &BTreeMap<Vec<u8>, Vec<u8>>,
-        kid: &[u8; 32],
-    ) -> Result<Option<IssuerRecord>, StateError> {
+    /// Approvals (or rejections) that decide a join proposal (the genesis constitution).
+    pub fn governance_threshold(&self) -> usize {
+        self.governance_threshold
+    }
+
+    pub(crate) fn idevid(&self) -> &Idevid {
+        &self.idevid
+    }
+
+    /// Looks up the issuer whose key thumbprint is `kid`: genesis first, then registered state
+    /// (including registrations earlier in the same block).
+    pub fn issuer(&self, ctx: &Ctx, kid: &[u8; 32]) -> Result<Option<IssuerRecord>, StateError> {
         if let Some(record) = self.genesis_issuers.get(kid) {
             return Ok(Some(record.clone()));
         }
@@ -147,10 +250,11 @@ impl Rules {
             return Ok(Some(record));
         }
         let key = state_key(kid);
-        if let Some(bytes) = overlay.get(&key) {
-            return decode_record(bytes).map(Some);
+        // Only committed records may be cached: this block's writes may never be applied.
+        if let Some(pending) = ctx.uncommitted(&key) {
+            return pending.map(|bytes| decode_record(&bytes)).transpose();
         }
-        let Some(bytes) = view.get(&key)? else {
+        let Some(bytes) = ctx.committed(&key)? else {
             return Ok(None);
         };
         let record = decode_record(&bytes)?;
@@ -160,81 +264,154 @@ impl Rules {
         Ok(Some(record))
     }
 
-    /// Judges one parsed statement against the state; `Ok(Err(_))` is a refusal, `Err(_)` a
-    /// failed state read. `verified` says the signature was already checked (see
-    /// [`SignatureCache`]).
+    /// The organisation `iss`: its state record (written once it changed or joined), else its
+    /// genesis definition.
+    pub fn org(&self, ctx: &Ctx, iss: &str) -> Result<Option<OrgRecord>, StateError> {
+        if let Some(org) = ctx.record::<OrgRecord>(&keys::org(iss))? {
+            return Ok(Some(org));
+        }
+        Ok(self.genesis_orgs.get(iss).cloned())
+    }
+
+    /// The organisations defined by genesis, by `iss`.
+    pub fn genesis_orgs(&self) -> &HashMap<String, OrgRecord> {
+        &self.genesis_orgs
+    }
+
+    /// Judges one parsed statement at submission time, against the state as it is and the
+    /// latest block's context; `Ok(Err(_))` is a refusal, `Err(_)` a failed state read.
+    /// `verified` says the signature was already checked (see [`SignatureCache`]).
     pub fn check_statement(
         &self,
         view: &dyn StateView,
-        overlay: &BTreeMap<Vec<u8>, Vec<u8>>,
+        block: BlockContext,
         stmt: &SignedStatement,
         verified: bool,
     ) -> Result<Verdict, StateError> {
-        let Some(issuer) = self.issuer(view, overlay, stmt.kid())? else {
-            return Ok(Err(Rejection::UnknownIssuer(hex::encode(stmt.kid()))));
-        };
-        if issuer.iss != stmt.issuer() {
-            return Ok(Err(Rejection::IssuerMismatch {
-                registered: issuer.iss,
-                claimed: stmt.issuer().to_owned(),
-            }));
-        }
-        if !verified {
-            match stmt.verify(&issuer.key) {
-                Ok(()) => {}
-                Err(e @ StatementError::AlgorithmKeyMismatch { .. }) => {
-                    return Ok(Err(Rejection::AlgorithmKeyMismatch(e.to_string())))
-                }
-                Err(e) => return Ok(Err(Rejection::Signature(e.to_string()))),
+        let overlay = Overlay::new();
+        let mut ctx = Ctx::new(view, &overlay, block, 0, stmt.id());
+        verdict(self.judge(&mut ctx, stmt, verified), ctx)
+    }
+
+    fn judge(&self, ctx: &mut Ctx, stmt: &SignedStatement, verified: bool) -> RuleResult {
+        match kinds::of(stmt) {
+            Some(kinds::JOIN) => orgs::join(self, ctx, stmt, verified),
+            Some(kinds::EVIDENCE) => {
+                let (dev, device) = devices::device_signer(ctx, stmt, verified)?;
+                devices::evidence(ctx, dev, device, stmt)
+            }
+            Some(kinds::REKEY) => {
+                let (dev, device) = devices::device_signer(ctx, stmt, verified)?;
+                devices::rekey(self, ctx, dev, &device, stmt)
+            }
+            kind => {
+                let signer = self.issuer_signer(ctx, stmt, verified)?;
+                self.judge_issued(ctx, &signer, stmt, kind)
             }
         }
-        if is_issuer_registration(stmt) {
-            return self.check_registration(view, overlay, &issuer, stmt);
+    }
+
+    fn judge_issued(
+        &self,
+        ctx: &mut Ctx,
+        signer: &Signer,
+        stmt: &SignedStatement,
+        kind: Option<&'static str>,
+    ) -> RuleResult {
+        match kind {
+            Some(kinds::ISSUER) => self.check_registration(ctx, &signer.issuer, stmt),
+            Some(kinds::VOTE) => orgs::vote(self, ctx, signer, stmt),
+            Some(kinds::ORG_KEY) => orgs::org_key(self, ctx, signer, stmt),
+            Some(kinds::MODEL) => devices::model(self, ctx, signer, stmt),
+            Some(kinds::BIRTH) => devices::birth(self, ctx, signer, stmt),
+            Some(kinds::TRANSFER) => devices::transfer(ctx, signer, stmt, self),
+            Some(kinds::ACCEPT) => devices::accept(ctx, signer, stmt, self),
+            Some(kinds::DECOMMISSION) => devices::decommission(ctx, signer, stmt),
+            Some(kinds::RELEASE) => firmware::release(ctx, signer, stmt),
+            Some(kinds::ADVISORY) => firmware::advisory(ctx, signer, stmt),
+            Some(kinds::EVIDENCE_BATCH) => devices::evidence_batch(ctx, signer, stmt, &self.limits),
+            _ => Ok(()),
         }
-        Ok(Ok(Vec::new()))
+    }
+
+    /// The registered issuer that signed `stmt`: known key, matching `iss`, not revoked, valid
+    /// signature — in that order, so the cheapest refusal comes first.
+    fn issuer_signer(
+        &self,
+        ctx: &Ctx,
+        stmt: &SignedStatement,
+        verified: bool,
+    ) -> RuleResult<Signer> {
+        let Some(issuer) = self.issuer(ctx, stmt.kid())? else {
+            let reason = if ctx.get(&keys::revoked(stmt.kid()))?.is_some() {
+                Rejection::RevokedKey(hex::encode(stmt.kid()))
+            } else {
+                Rejection::UnknownIssuer(hex::encode(stmt.kid()))
+            };
+            return Err(reason.into());
+        };
+        if issuer.iss != stmt.issuer() {
+            return Err(Rejection::IssuerMismatch {
+                registered: issuer.iss,
+                claimed: stmt.issuer().to_owned(),
+            }
+            .into());
+        }
+        if ctx.get(&keys::revoked(stmt.kid()))?.is_some() {
+            return Err(Rejection::RevokedKey(hex::encode(stmt.kid())).into());
+        }
+        if !verified {
+            stmt.verify(&issuer.key)
+                .map_err(Rejection::from_signature)?;
+        }
+        let org = self.org(ctx, &issuer.iss)?;
+        Ok(Signer { issuer, org })
     }
 
     fn check_registration(
         &self,
-        view: &dyn StateView,
-        overlay: &BTreeMap<Vec<u8>, Vec<u8>>,
+        ctx: &mut Ctx,
         signer: &IssuerRecord,
         stmt: &SignedStatement,
-    ) -> Result<Verdict, StateError> {
+    ) -> RuleResult {
         if !signer.admin {
-            return Ok(Err(Rejection::NotAdmin));
+            return Err(Rejection::NotAdmin.into());
         }
-        let record = match IssuerRecord::decode(stmt.payload()) {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(Rejection::BadRegistration(e.to_string()))),
-        };
+        let record = IssuerRecord::decode(stmt.payload())
+            .map_err(|e| Rejection::BadRegistration(e.to_string()))?;
         if record.key.is_weak() {
             let reason = "small-order Ed25519 key: it would accept forged signatures";
-            return Ok(Err(Rejection::BadRegistration(reason.into())));
+            return Err(Rejection::BadRegistration(reason.into()).into());
         }
         let kid = record.key.thumbprint();
-        if self.issuer(view, overlay, &kid)?.is_some() {
-            return Ok(Err(Rejection::IssuerAlreadyRegistered(hex::encode(kid))));
+        if self.issuer(ctx, &kid)?.is_some() {
+            return Err(Rejection::IssuerAlreadyRegistered(hex::encode(kid)).into());
         }
-        Ok(Ok(vec![(record.state_key(), record.encode())]))
+        if orgs::ensure_key_unused(self, ctx, &record.key).is_err() {
+            return Err(Rejection::IssuerAlreadyRegistered(hex::encode(kid)).into());
+        }
+        ctx.put(record.state_key(), record.encode());
+        Ok(())
     }
 
-    /// Decides a whole block: each statement in order sees the registrations before it.
+    /// Decides a whole block: each statement in order sees the writes of those before it.
     pub fn apply_block(
         &self,
         view: &dyn StateView,
+        block: BlockContext,
         statements: &[Vec<u8>],
         cache: &dyn SignatureCache,
     ) -> Result<BlockDecision, StateError> {
-        let mut overlay = BTreeMap::new();
+        let mut overlay = Overlay::new();
         let mut seen = BTreeSet::new();
         let mut decisions = Vec::with_capacity(statements.len());
-        for bytes in statements {
+        for (pos, bytes) in statements.iter().enumerate() {
             let id = statement_id(bytes);
             let decision = if !seen.insert(id) || view.has_entry(&id)? {
                 Decision::Duplicate { id }
             } else {
-                self.decide(view, &overlay, bytes, id, cache)?
+                let pos = u32::try_from(pos).unwrap_or(u32::MAX);
+                self.decide(view, &overlay, block, pos, bytes, id, cache)?
             };
             if let Decision::Register { writes, .. } = &decision {
                 overlay.extend(writes.iter().cloned());
@@ -244,10 +421,13 @@ impl Rules {
         Ok(BlockDecision { decisions })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
         view: &dyn StateView,
-        overlay: &BTreeMap<Vec<u8>, Vec<u8>>,
+        overlay: &Overlay,
+        block: BlockContext,
+        pos: u32,
         bytes: &[u8],
         id: [u8; 32],
         cache: &dyn SignatureCache,
@@ -259,19 +439,25 @@ impl Rules {
                 return Ok(Decision::Reject { id, reason });
             }
         };
-        Ok(
-            match self.check_statement(view, overlay, &stmt, cache.is_verified(&id))? {
-                Ok(writes) => Decision::Register { id, writes },
-                Err(reason) => Decision::Reject { id, reason },
-            },
-        )
+        let mut ctx = Ctx::new(view, overlay, block, pos, id);
+        let result = self.judge(&mut ctx, &stmt, cache.is_verified(&id));
+        Ok(match verdict(result, ctx)? {
+            Ok(writes) => Decision::Register { id, writes },
+            Err(reason) => Decision::Reject { id, reason },
+        })
+    }
+}
+
+/// A rule's outcome as a verdict: its writes if it passed, the refusal if not; a failed state
+/// read aborts the block.
+fn verdict(result: RuleResult, ctx: Ctx) -> Result<Verdict, StateError> {
+    match result {
+        Ok(()) => Ok(Ok(ctx.into_writes())),
+        Err(Fail::Reject(r)) => Ok(Err(r)),
+        Err(Fail::State(e)) => Err(e),
     }
 }
 
 fn decode_record(bytes: &[u8]) -> Result<IssuerRecord, StateError> {
     IssuerRecord::decode(bytes).map_err(|e| StateError(format!("corrupt issuer record: {e}")))
-}
-
-fn is_issuer_registration(stmt: &SignedStatement) -> bool {
-    matches!(stmt.content_type(), ContentType::Text(t) if t == ISSUER_REGISTRATION_CONTENT_TYPE)
 }

@@ -1,5 +1,6 @@
 //! Genesis files: what is accepted and what is refused.
 
+use proverka_ledger::records::Role;
 use proverka_ledger::{Genesis, GenesisError, GenesisIssuer, GENESIS_FORMAT};
 use proverka_statement::{KeyType, PrivateKey};
 
@@ -13,6 +14,7 @@ fn valid() -> Genesis {
         receipt_key: hex::encode(k.public_key().to_cose_key()),
         checkpoint_vkey: "city.example/proverka+01020304+AQ".into(),
         issuers: vec![GenesisIssuer::new("admin", &k.public_key(), true)],
+        governance_threshold: None,
     }
 }
 
@@ -93,4 +95,46 @@ fn unknown_fields_and_oversized_files_are_refused() {
         Genesis::from_bytes(&vec![b' '; (1 << 20) + 1]),
         Err(GenesisError::TooLarge)
     ));
+}
+
+#[test]
+fn genesis_issuers_may_carry_roles_and_the_constitution_a_join_threshold() {
+    let founders: Vec<PrivateKey> = (0..3)
+        .map(|_| PrivateKey::generate(KeyType::P256).unwrap())
+        .collect();
+    let mut g = valid();
+    g.issuers = founders
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            GenesisIssuer::new(&format!("org{i}"), &k.public_key(), false)
+                .with_roles(&[Role::Governance])
+        })
+        .collect();
+    assert_eq!(g.governance_threshold().unwrap(), 2, "default: a majority");
+    g.governance_threshold = Some(3);
+    let bytes = g.to_bytes();
+    assert_eq!(
+        Genesis::from_bytes(&bytes)
+            .unwrap()
+            .governance_threshold()
+            .unwrap(),
+        3
+    );
+}
+
+#[test]
+fn a_threshold_above_the_number_of_governance_members_is_refused() {
+    let mut g = valid();
+    g.governance_threshold = Some(2);
+    let err = Genesis::from_bytes(&g.to_bytes()).unwrap_err();
+    assert!(err.to_string().contains("governance_threshold"), "{err}");
+}
+
+#[test]
+fn an_unknown_role_is_refused() {
+    let mut g = valid();
+    g.issuers[0].roles = vec!["emperor".into()];
+    let err = Genesis::from_bytes(&g.to_bytes()).unwrap_err();
+    assert!(err.to_string().contains("unknown role"), "{err}");
 }

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use proverka_ledger::{
-    Decision, Genesis, GenesisIssuer, IssuerRecord, Rejection, Rules, SignatureCache, StateError,
-    StateView, GENESIS_FORMAT, ISSUER_REGISTRATION_CONTENT_TYPE,
+    BlockContext, Decision, Genesis, GenesisIssuer, IssuerRecord, Rejection, Rules, SignatureCache,
+    StateError, StateView, GENESIS_FORMAT, ISSUER_REGISTRATION_CONTENT_TYPE,
 };
 use proverka_statement::{
     sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
@@ -47,6 +47,7 @@ fn fixture() -> Fixture {
         receipt_key: hex::encode(admin.public_key().to_cose_key()),
         checkpoint_vkey: "test.example/log+00000000+AQ".into(),
         issuers: vec![GenesisIssuer::new("admin", &admin.public_key(), true)],
+        governance_threshold: None,
     };
     let rules = Rules::new(&genesis).unwrap();
     Fixture { admin, rules }
@@ -81,7 +82,7 @@ fn registration(admin: &PrivateKey, new: &PrivateKey, iss: &str, is_admin: bool)
 
 fn decide(f: &Fixture, state: &MemState, block: &[Vec<u8>]) -> Vec<Decision> {
     f.rules
-        .apply_block(state, block, &NoCache)
+        .apply_block(state, BlockContext::default(), block, &NoCache)
         .unwrap()
         .decisions
 }
@@ -172,7 +173,7 @@ fn an_admin_registers_an_issuer_whose_statements_count_from_the_next_position_on
     match &d[1] {
         Decision::Register { writes, .. } => {
             assert_eq!(writes.len(), 1);
-            let record = IssuerRecord::decode(&writes[0].1).unwrap();
+            let record = IssuerRecord::decode(writes[0].1.as_deref().unwrap()).unwrap();
             assert_eq!(record.iss, "alice");
             assert_eq!(record.key, alice.public_key());
             assert!(!record.admin);
@@ -193,7 +194,9 @@ fn a_registered_issuer_is_found_in_state_by_a_later_block() {
     );
     let mut state = MemState::default();
     if let Decision::Register { writes, .. } = &first[0] {
-        state.kv.extend(writes.iter().cloned());
+        state
+            .kv
+            .extend(writes.iter().map(|(k, v)| (k.clone(), v.clone().unwrap())));
     }
     let d = decide(
         &f,
@@ -289,11 +292,21 @@ fn the_same_block_on_the_same_state_always_gets_the_same_decision() {
     ];
     let a = f
         .rules
-        .apply_block(&MemState::default(), &block, &NoCache)
+        .apply_block(
+            &MemState::default(),
+            BlockContext::default(),
+            &block,
+            &NoCache,
+        )
         .unwrap();
     let b = f
         .rules
-        .apply_block(&MemState::default(), &block, &NoCache)
+        .apply_block(
+            &MemState::default(),
+            BlockContext::default(),
+            &block,
+            &NoCache,
+        )
         .unwrap();
     assert_eq!(a, b);
     assert_eq!(a.registered().collect::<Vec<_>>(), vec![0, 1]);

@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use proverka_consensus::{Application, Block};
-use proverka_ledger::{Decision, Genesis, Rules, SignatureCache, StateError, StateView};
+use proverka_ledger::{
+    BlockContext, Decision, Genesis, Rules, SignatureCache, StateError, StateView,
+};
 use proverka_log::{Hash, NoteKey, SignedTreeHead};
 use proverka_statement::PrivateKey;
 use proverka_store::{AppendOutcome, BlockAppend, Store};
@@ -132,6 +134,16 @@ impl Shared {
             })
     }
 
+    /// The context a submission is judged in before it has a block: the next height, at the
+    /// time its block will most likely carry (the node's clock, never before the latest
+    /// block). Only a prediction: the block that registers it decides again at its own time.
+    pub fn next_block_context(&self) -> BlockContext {
+        BlockContext {
+            height: self.store.applied_height() + 1,
+            time_ms: self.head().timestamp_ms.max(crate::datadir::now_ms()),
+        }
+    }
+
     /// Remembers that `id`'s signature was verified at submission.
     pub fn mark_verified(&self, id: [u8; 32]) {
         if let Ok(mut v) = self.verified.lock() {
@@ -167,7 +179,15 @@ impl Shared {
         let cache = VerifiedCache(&self.verified);
         let decision = self
             .rules
-            .apply_block(&StoreView(&self.store), &block.statements, &cache)
+            .apply_block(
+                &StoreView(&self.store),
+                BlockContext {
+                    height: block.height,
+                    time_ms: block.timestamp_ms,
+                },
+                &block.statements,
+                &cache,
+            )
             .map_err(|e| e.to_string())?;
         let accepted: Vec<&[u8]> = decision
             .registered()

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use proverka_consensus::ValidatorKey;
+use proverka_ledger::records::Role;
 use proverka_ledger::{Genesis, GenesisIssuer, GENESIS_FORMAT};
 use proverka_log::NoteKey;
 use proverka_statement::{KeyType, PrivateKey, PublicKey};
@@ -218,7 +219,11 @@ impl DataDir {
             validators: vec![public.validator],
             receipt_key: public.receipt_key,
             checkpoint_vkey: public.checkpoint_vkey,
-            issuers: vec![GenesisIssuer::new(DEV_ADMIN_ISS, &admin.public_key(), true)],
+            // The dev administrator holds every role, so a new user can try every statement.
+            issuers: vec![
+                GenesisIssuer::new(DEV_ADMIN_ISS, &admin.public_key(), true).with_roles(&Role::ALL)
+            ],
+            governance_threshold: None,
         };
         let bytes = genesis.to_bytes();
         write_file(&self.genesis(), &bytes)?;

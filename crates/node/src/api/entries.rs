@@ -1,6 +1,5 @@
 //! `POST /entries` (register a signed statement) and `GET /entries/{id}[/statement]`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -51,7 +50,7 @@ async fn register_inner(
     let view = StoreView(&s.store);
     match s
         .rules
-        .check_statement(&view, &BTreeMap::new(), &stmt, false)
+        .check_statement(&view, s.next_block_context(), &stmt, false)
     {
         Err(e) => return Err(Problem::internal(e.to_string())),
         Ok(Err(rejection)) => return Err(rejected(&rejection)),
@@ -129,6 +128,18 @@ fn rejected(r: &Rejection) -> Problem {
             (StatusCode::CONFLICT, "Issuer already registered")
         }
         Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "Malformed statement"),
+        Rejection::RevokedKey(_) => (StatusCode::FORBIDDEN, "Revoked key"),
+        Rejection::BadPayload { .. } => (StatusCode::BAD_REQUEST, "Invalid payload"),
+        Rejection::MissingRole { .. } => (StatusCode::FORBIDDEN, "Missing role"),
+        Rejection::NotOwner { .. } => (StatusCode::FORBIDDEN, "Not the owner"),
+        Rejection::NotPermitted(_) => (StatusCode::FORBIDDEN, "Not permitted"),
+        Rejection::NotFound(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Unknown subject"),
+        Rejection::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
+        Rejection::Expired(_) => (StatusCode::GONE, "Expired"),
+        Rejection::Decommissioned(_) => (StatusCode::CONFLICT, "Device decommissioned"),
+        Rejection::Evidence(_) => (StatusCode::BAD_REQUEST, "Evidence refused"),
+        Rejection::Idevid(_) => (StatusCode::BAD_REQUEST, "IDevID chain refused"),
+        Rejection::BatchItem { .. } => (StatusCode::BAD_REQUEST, "Batch item refused"),
     };
     Problem::new(status, title, r.to_string())
 }

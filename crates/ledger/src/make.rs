@@ -1,0 +1,224 @@
+//! Building device-trust payloads (deterministic CBOR, labels as in `docs/device-trust.cddl`):
+//! what the CLI, the demo and the tests sign. The rules read them with [`crate::payload`].
+
+use ciborium::value::Value;
+use proverka_statement::PublicKey;
+
+use crate::payload::encode_map;
+use crate::records::{Id, Role};
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn bytes(b: &[u8]) -> Value {
+    Value::Bytes(b.to_vec())
+}
+
+fn uint(u: u64) -> Value {
+    Value::Integer(u.into())
+}
+
+/// `join` (self-signed by `key`'s private half, `iss` = `org`).
+pub fn join(org: &str, name: &str, roles: &[Role], key: &PublicKey) -> Vec<u8> {
+    let roles = roles.iter().map(|r| text(r.name())).collect();
+    encode_map(vec![
+        (1, text(org)),
+        (2, text(name)),
+        (3, Value::Array(roles)),
+        (4, bytes(&key.to_cose_key())),
+    ])
+}
+
+/// `vote` on the proposal opened by the join statement with entry id `proposal`.
+pub fn vote(proposal: &Id, approve: bool) -> Vec<u8> {
+    encode_map(vec![(1, bytes(proposal)), (2, Value::Bool(approve))])
+}
+
+/// `org-key` add.
+pub fn org_key_add(key: &PublicKey) -> Vec<u8> {
+    encode_map(vec![(1, text("add")), (2, bytes(&key.to_cose_key()))])
+}
+
+/// `org-key` revoke.
+pub fn org_key_revoke(kid: &Id) -> Vec<u8> {
+    encode_map(vec![(1, text("revoke")), (3, bytes(kid))])
+}
+
+/// `model`, with optional IDevID roots (DER).
+pub fn model(name: &str, roots: &[Vec<u8>]) -> Vec<u8> {
+    let mut fields = vec![(1, text(name))];
+    if !roots.is_empty() {
+        fields.push((2, Value::Array(roots.iter().map(|r| bytes(r)).collect())));
+    }
+    encode_map(fields)
+}
+
+/// A birth certificate's content.
+pub struct Birth<'a> {
+    pub device_id: &'a [u8],
+    pub key: &'a PublicKey,
+    pub model: &'a str,
+    pub serial: &'a str,
+    pub hw_version: &'a str,
+    pub factory_fw: Id,
+    /// IDevID chain, leaf first (DER); empty for none.
+    pub x5chain: &'a [Vec<u8>],
+}
+
+/// `birth`.
+pub fn birth(b: &Birth) -> Vec<u8> {
+    let mut fields = vec![
+        (1, bytes(b.device_id)),
+        (2, bytes(&b.key.to_cose_key())),
+        (3, text(b.model)),
+        (4, text(b.serial)),
+        (5, text(b.hw_version)),
+        (6, bytes(&b.factory_fw)),
+    ];
+    if !b.x5chain.is_empty() {
+        fields.push((
+            7,
+            Value::Array(b.x5chain.iter().map(|c| bytes(c)).collect()),
+        ));
+    }
+    encode_map(fields)
+}
+
+/// `transfer` of `device_id` to organisation `to`.
+pub fn transfer(device_id: &[u8], to: &str) -> Vec<u8> {
+    encode_map(vec![(1, bytes(device_id)), (2, text(to))])
+}
+
+/// `accept` of the pending action opened by entry `pending`.
+pub fn accept(pending: &Id) -> Vec<u8> {
+    encode_map(vec![(1, bytes(pending))])
+}
+
+/// `decommission`.
+pub fn decommission(device_id: &[u8]) -> Vec<u8> {
+    encode_map(vec![(1, bytes(device_id))])
+}
+
+/// `rekey` (signed by the device's current key).
+pub fn rekey(device_id: &[u8], new_key: &PublicKey) -> Vec<u8> {
+    encode_map(vec![
+        (1, bytes(device_id)),
+        (2, bytes(&new_key.to_cose_key())),
+    ])
+}
+
+/// A firmware release's content.
+pub struct Release<'a> {
+    pub model: &'a str,
+    pub version: &'a str,
+    pub digest: Id,
+    pub svn: u64,
+    pub supersedes: Option<Id>,
+    /// 0 low … 3 critical: the severity of what this security release fixes.
+    pub security: Option<u8>,
+    pub revoked: bool,
+}
+
+/// `release`.
+pub fn release(r: &Release) -> Vec<u8> {
+    let mut fields = vec![
+        (1, text(r.model)),
+        (2, text(r.version)),
+        (3, bytes(&r.digest)),
+        (4, uint(r.svn)),
+    ];
+    if let Some(s) = r.supersedes {
+        fields.push((5, bytes(&s)));
+    }
+    if let Some(s) = r.security {
+        fields.push((6, uint(u64::from(s))));
+    }
+    if r.revoked {
+        fields.push((7, Value::Bool(true)));
+    }
+    encode_map(fields)
+}
+
+/// An advisory's content.
+#[derive(Default)]
+pub struct Advisory<'a> {
+    pub id: &'a str,
+    pub maker: &'a str,
+    pub model: &'a str,
+    pub versions: &'a [&'a str],
+    pub digests: &'a [Id],
+    /// CVSS base score in tenths (0..=100).
+    pub cvss: Option<u8>,
+    /// 0 low … 3 critical.
+    pub level: Option<u8>,
+    pub exploited: bool,
+    pub fixed_in: Option<Id>,
+    pub refs: &'a [&'a str],
+    pub withdrawn: bool,
+}
+
+/// `advisory`.
+pub fn advisory(a: &Advisory) -> Vec<u8> {
+    let mut fields = vec![(1, text(a.id)), (2, text(a.maker)), (3, text(a.model))];
+    if !a.versions.is_empty() {
+        fields.push((
+            4,
+            Value::Array(a.versions.iter().map(|v| text(v)).collect()),
+        ));
+    }
+    if !a.digests.is_empty() {
+        fields.push((
+            5,
+            Value::Array(a.digests.iter().map(|d| bytes(d)).collect()),
+        ));
+    }
+    if let Some(c) = a.cvss {
+        fields.push((6, uint(u64::from(c))));
+    }
+    if let Some(l) = a.level {
+        fields.push((7, uint(u64::from(l))));
+    }
+    if a.exploited {
+        fields.push((8, Value::Bool(true)));
+    }
+    if let Some(f) = a.fixed_in {
+        fields.push((9, bytes(&f)));
+    }
+    if !a.refs.is_empty() {
+        fields.push((10, Value::Array(a.refs.iter().map(|r| text(r)).collect())));
+    }
+    if a.withdrawn {
+        fields.push((11, Value::Bool(true)));
+    }
+    encode_map(fields)
+}
+
+/// Device evidence claims (the `iat` is the statement's CWT `iat`).
+pub struct Evidence<'a> {
+    pub device_id: &'a [u8],
+    pub nonce: &'a [u8],
+    pub fw: Id,
+    pub svn: u64,
+    /// EAT dbgstat 0..=4.
+    pub debug: u8,
+}
+
+/// `evidence`.
+pub fn evidence(e: &Evidence) -> Vec<u8> {
+    encode_map(vec![
+        (1, bytes(e.device_id)),
+        (2, bytes(e.nonce)),
+        (3, bytes(&e.fw)),
+        (4, uint(e.svn)),
+        (5, uint(u64::from(e.debug))),
+    ])
+}
+
+/// `evidence-batch` of complete device-signed evidence statements.
+pub fn evidence_batch(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let array = Value::Array(items.iter().map(|i| bytes(i)).collect());
+    let _ = ciborium::into_writer(&array, &mut out);
+    out
+}

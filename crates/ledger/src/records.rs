@@ -1,0 +1,337 @@
+//! The device-trust records the rules keep in ledger state, and the keys they live under.
+//!
+//! Records are CBOR maps written by this code only (serde field order is fixed, so every node
+//! writes the same bytes); statement payloads, which come from outside, are read by
+//! [`crate::payload`] instead. Layout: `docs/registration.md` ("Ledger state").
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A 32-byte id: SHA-256 digest, entry id, key thumbprint or hashed name.
+pub type Id = [u8; 32];
+
+/// What an organisation may do on the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Registers its models, issues birth certificates, publishes releases and advisories.
+    Manufacturer,
+    /// Owns and operates devices; runs gateways.
+    Operator,
+    /// Publishes advisories about any maker's products.
+    SecurityAuthority,
+    /// Reads and checks; signs nothing the rules act on.
+    Auditor,
+    /// Votes on who joins.
+    Governance,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Manufacturer,
+        Role::Operator,
+        Role::SecurityAuthority,
+        Role::Auditor,
+        Role::Governance,
+    ];
+
+    /// The role's name as written in payloads and genesis.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Manufacturer => "manufacturer",
+            Role::Operator => "operator",
+            Role::SecurityAuthority => "security-authority",
+            Role::Auditor => "auditor",
+            Role::Governance => "governance",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// An organisation: an `iss` namespace with roles and its active keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRecord {
+    pub iss: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    /// Thumbprints of the active keys, oldest first.
+    pub keys: Vec<Kid>,
+    pub joined_ms: u64,
+}
+
+impl OrgRecord {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A key thumbprint, serialized as a CBOR byte string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Kid(#[serde(with = "serde_bytes")] pub Id);
+
+/// A join request waiting for governance votes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalRecord {
+    pub iss: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
+    pub created_ms: u64,
+    /// `iss` of the governance members that approved / rejected, in vote order.
+    pub approvals: Vec<String>,
+    pub rejections: Vec<String>,
+}
+
+/// A device model registered by its maker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub maker: String,
+    pub name: String,
+    /// DER X.509 roots that IDevID chains of this model must chain to.
+    pub roots: Vec<serde_bytes::ByteBuf>,
+    pub registered_ms: u64,
+}
+
+/// The latest appraised evidence of a device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    #[serde(with = "serde_bytes")]
+    pub entry: Id,
+    pub iat_ms: u64,
+    pub registered_ms: u64,
+    #[serde(with = "serde_bytes")]
+    pub fw: Id,
+    pub svn: u64,
+    pub debug: u8,
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+}
+
+/// A device as the ledger knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    #[serde(with = "serde_bytes")]
+    pub id: Vec<u8>,
+    /// The device's current COSE_Key.
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub model: Id,
+    pub maker: String,
+    pub owner: String,
+    pub serial: String,
+    pub hw_version: String,
+    #[serde(with = "serde_bytes")]
+    pub factory_fw: Id,
+    pub born_ms: u64,
+    /// The firmware the ledger last knew it to run (factory firmware until evidence says).
+    #[serde(with = "serde_bytes")]
+    pub fw: Id,
+    pub fw_since_ms: u64,
+    pub highest_svn: Option<u64>,
+    /// (reported, highest before): set once a lower SVN is reported; never cleared.
+    pub rollback: Option<(u64, u64)>,
+    pub evidence: Option<EvidenceRecord>,
+    pub decommissioned_ms: Option<u64>,
+    /// Subject serialNumber of its verified IDevID certificate, if the birth carried one.
+    pub idevid_serial: Option<String>,
+}
+
+/// A firmware release of a model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    #[serde(with = "serde_bytes")]
+    pub model: Id,
+    pub version: String,
+    #[serde(with = "serde_bytes")]
+    pub digest: Id,
+    pub svn: u64,
+    pub supersedes: Option<Kid>,
+    /// Severity (0 low … 3 critical) of the issues a security release fixes.
+    pub security: Option<u8>,
+    pub published_ms: u64,
+    pub revoked: bool,
+}
+
+/// A vulnerability advisory about one model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryRecord {
+    pub issuer: String,
+    pub id: String,
+    #[serde(with = "serde_bytes")]
+    pub model: Id,
+    pub versions: Vec<String>,
+    pub digests: Vec<Kid>,
+    /// CVSS base score in tenths (0..=100), if given.
+    pub cvss: Option<u8>,
+    /// 0 low … 3 critical.
+    pub severity: u8,
+    pub exploited: bool,
+    pub fixed_in: Option<Kid>,
+    pub refs: Vec<String>,
+    pub published_ms: u64,
+    pub updated_ms: u64,
+    pub revision: u32,
+    pub withdrawn: bool,
+}
+
+/// What a pending two-party action waits for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PendingKind {
+    /// Ownership transfer offered by `from` to `to`; `to` accepts.
+    Transfer { from: String, to: String },
+    /// Key rotation requested by the device; its owner approves.
+    Rekey {
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
+    },
+}
+
+/// A pending two-party action, keyed by the entry id of the statement that opened it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRecord {
+    #[serde(with = "serde_bytes")]
+    pub device: Id,
+    pub kind: PendingKind,
+    pub created_ms: u64,
+}
+
+/// SHA-256 of its arguments joined by a 0 byte: fixed-width ids for variable names.
+pub fn hash_parts(parts: &[&[u8]]) -> Id {
+    let mut h = Sha256::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update([0u8]);
+        }
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// The device key of a device id: SHA-256 of the id bytes.
+pub fn device_hash(device_id: &[u8]) -> Id {
+    Sha256::digest(device_id).into()
+}
+
+/// Model id: SHA-256(maker ‖ 0 ‖ model name).
+pub fn model_id(maker: &str, name: &str) -> Id {
+    hash_parts(&[maker.as_bytes(), name.as_bytes()])
+}
+
+/// Advisory key: SHA-256(issuer ‖ 0 ‖ advisory id).
+pub fn advisory_key_id(issuer: &str, id: &str) -> Id {
+    hash_parts(&[issuer.as_bytes(), id.as_bytes()])
+}
+
+/// State keys. Fixed-width components, so prefixes never collide.
+pub mod keys {
+    use super::{hash_parts, Id};
+
+    fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let mut k = prefix.to_vec();
+        for p in parts {
+            k.extend_from_slice(p);
+        }
+        k
+    }
+
+    pub const REVOKED: &[u8] = b"revoked/";
+    pub const ORG: &[u8] = b"org/";
+    pub const PROPOSAL: &[u8] = b"proposal/";
+    pub const MODEL: &[u8] = b"model/";
+    pub const DEVICE: &[u8] = b"device/";
+    pub const DEVICE_KEY: &[u8] = b"devkey/";
+    pub const RELEASE: &[u8] = b"release/";
+    pub const ADVISORY: &[u8] = b"advisory/";
+    pub const PENDING: &[u8] = b"pending/";
+    pub const HISTORY: &[u8] = b"hist/";
+    pub const IDX_OWNER: &[u8] = b"idx/owner/";
+    pub const IDX_MAKER: &[u8] = b"idx/maker/";
+    pub const IDX_MODEL: &[u8] = b"idx/model/";
+    pub const IDX_FW: &[u8] = b"idx/fw/";
+    pub const IDX_MODEL_ADVISORY: &[u8] = b"idx/model-adv/";
+
+    pub fn revoked(kid: &Id) -> Vec<u8> {
+        key(REVOKED, &[kid])
+    }
+    pub fn org(iss: &str) -> Vec<u8> {
+        key(ORG, &[&hash_parts(&[iss.as_bytes()])])
+    }
+    pub fn proposal(entry: &Id) -> Vec<u8> {
+        key(PROPOSAL, &[entry])
+    }
+    pub fn model(model: &Id) -> Vec<u8> {
+        key(MODEL, &[model])
+    }
+    pub fn device(dev: &Id) -> Vec<u8> {
+        key(DEVICE, &[dev])
+    }
+    pub fn device_key(kid: &Id) -> Vec<u8> {
+        key(DEVICE_KEY, &[kid])
+    }
+    pub fn release(model: &Id, digest: &Id) -> Vec<u8> {
+        key(RELEASE, &[model, digest])
+    }
+    pub fn releases_of(model: &Id) -> Vec<u8> {
+        key(RELEASE, &[model])
+    }
+    pub fn advisory(adv: &Id) -> Vec<u8> {
+        key(ADVISORY, &[adv])
+    }
+    pub fn pending(entry: &Id) -> Vec<u8> {
+        key(PENDING, &[entry])
+    }
+    /// `hist/` ‖ device ‖ height (u64 BE) ‖ position in block (u32 BE) → entry id.
+    pub fn history(dev: &Id, height: u64, pos: u32) -> Vec<u8> {
+        key(HISTORY, &[dev, &height.to_be_bytes(), &pos.to_be_bytes()])
+    }
+    pub fn history_of(dev: &Id) -> Vec<u8> {
+        key(HISTORY, &[dev])
+    }
+    pub fn idx_owner(owner: &str, dev: &Id) -> Vec<u8> {
+        key(IDX_OWNER, &[&hash_parts(&[owner.as_bytes()]), dev])
+    }
+    pub fn idx_owner_of(owner: &str) -> Vec<u8> {
+        key(IDX_OWNER, &[&hash_parts(&[owner.as_bytes()])])
+    }
+    pub fn idx_maker(maker: &str, dev: &Id) -> Vec<u8> {
+        key(IDX_MAKER, &[&hash_parts(&[maker.as_bytes()]), dev])
+    }
+    pub fn idx_maker_of(maker: &str) -> Vec<u8> {
+        key(IDX_MAKER, &[&hash_parts(&[maker.as_bytes()])])
+    }
+    pub fn idx_model(model: &Id, dev: &Id) -> Vec<u8> {
+        key(IDX_MODEL, &[model, dev])
+    }
+    pub fn idx_model_of(model: &Id) -> Vec<u8> {
+        key(IDX_MODEL, &[model])
+    }
+    pub fn idx_fw(fw: &Id, dev: &Id) -> Vec<u8> {
+        key(IDX_FW, &[fw, dev])
+    }
+    pub fn idx_fw_of(fw: &Id) -> Vec<u8> {
+        key(IDX_FW, &[fw])
+    }
+    pub fn idx_model_advisory(model: &Id, adv: &Id) -> Vec<u8> {
+        key(IDX_MODEL_ADVISORY, &[model, adv])
+    }
+    pub fn idx_model_advisories_of(model: &Id) -> Vec<u8> {
+        key(IDX_MODEL_ADVISORY, &[model])
+    }
+}
+
+/// Encodes a record. Writing CBOR into a `Vec` cannot fail for these types.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = ciborium::into_writer(record, &mut out);
+    out
+}
+
+/// Decodes a record this code wrote; failure means the store is corrupt.
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    ciborium::from_reader(bytes).map_err(|e| e.to_string())
+}

@@ -1,0 +1,741 @@
+//! Organisations, governance and the device-trust registration rules, as a specification:
+//! who may register what, what each statement changes, and why each refusal happens.
+
+use std::collections::{HashMap, HashSet};
+
+use proverka_ledger::records::{device_hash, keys, DeviceRecord, OrgRecord, Role};
+use proverka_ledger::{
+    make, BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, SignatureCache,
+    StateError, StateView, GENESIS_FORMAT, PROPOSAL_TTL_MS,
+};
+use proverka_statement::{
+    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
+};
+
+const T0: u64 = 1_780_000_000_000;
+
+#[derive(Default)]
+struct MemState {
+    kv: HashMap<Vec<u8>, Vec<u8>>,
+    entries: HashSet<[u8; 32]>,
+}
+
+impl StateView for MemState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.kv.get(key).cloned())
+    }
+    fn has_entry(&self, id: &[u8; 32]) -> Result<bool, StateError> {
+        Ok(self.entries.contains(id))
+    }
+}
+
+struct NoCache;
+impl SignatureCache for NoCache {
+    fn is_verified(&self, _: &[u8; 32]) -> bool {
+        false
+    }
+}
+
+/// A party that signs statements: an organisation key or a device key.
+struct Party {
+    iss: String,
+    key: PrivateKey,
+}
+
+impl Party {
+    fn new(iss: &str, kt: KeyType) -> Self {
+        Party {
+            iss: iss.into(),
+            key: PrivateKey::generate(kt).unwrap(),
+        }
+    }
+    fn sign_at(&self, kind: &str, payload: &[u8], iat_ms: u64) -> Vec<u8> {
+        sign_statement(
+            &self.key,
+            &StatementParams {
+                iss: &self.iss,
+                sub: "proverka-test",
+                iat: (iat_ms / 1000) as i64,
+                content_type: ContentType::Text(kind.into()),
+                payload,
+            },
+        )
+    }
+}
+
+/// A small city: three founding governance members (threshold 2), a maker, an operator, a
+/// second operator, a security authority and a second maker.
+struct City {
+    rules: Rules,
+    state: MemState,
+    height: u64,
+    now: u64,
+    gov: Vec<Party>,
+    acme: Party,
+    bolt: Party,
+    water: Party,
+    grid: Party,
+    cert: Party,
+}
+
+fn city() -> City {
+    let gov: Vec<Party> = (1..=3)
+        .map(|i| Party::new(&format!("gov{i}"), KeyType::P256))
+        .collect();
+    let acme = Party::new("acme", KeyType::P256);
+    let bolt = Party::new("bolt", KeyType::Ed25519);
+    let water = Party::new("water", KeyType::P256);
+    let grid = Party::new("grid", KeyType::P256);
+    let cert = Party::new("cert", KeyType::P256);
+    let mut issuers: Vec<GenesisIssuer> = gov
+        .iter()
+        .map(|p| {
+            GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[Role::Governance])
+        })
+        .collect();
+    for (p, role) in [
+        (&acme, Role::Manufacturer),
+        (&bolt, Role::Manufacturer),
+        (&water, Role::Operator),
+        (&grid, Role::Operator),
+        (&cert, Role::SecurityAuthority),
+    ] {
+        issuers.push(GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[role]));
+    }
+    let genesis = Genesis {
+        format: GENESIS_FORMAT.into(),
+        origin: "city.example/log".into(),
+        created_ms: T0,
+        validators: vec![hex::encode([1u8; 32])],
+        receipt_key: hex::encode(acme.key.public_key().to_cose_key()),
+        checkpoint_vkey: "city.example/log+00000000+AQ".into(),
+        issuers,
+        governance_threshold: None,
+    };
+    City {
+        rules: Rules::new(&genesis).unwrap(),
+        state: MemState::default(),
+        height: 0,
+        now: T0,
+        gov,
+        acme,
+        bolt,
+        water,
+        grid,
+        cert,
+    }
+}
+
+impl City {
+    /// Applies one block at the current time and commits its writes.
+    fn block(&mut self, statements: Vec<Vec<u8>>) -> Vec<Decision> {
+        self.height += 1;
+        let ctx = BlockContext {
+            height: self.height,
+            time_ms: self.now,
+        };
+        let d = self
+            .rules
+            .apply_block(&self.state, ctx, &statements, &NoCache)
+            .unwrap();
+        for (k, v) in d.state_writes() {
+            match v {
+                Some(v) => self.state.kv.insert(k, v),
+                None => self.state.kv.remove(&k),
+            };
+        }
+        for i in d.registered() {
+            self.state.entries.insert(statement_id(&statements[i]));
+        }
+        d.decisions
+    }
+
+    /// One statement in its own block; `Ok` if registered, the refusal otherwise.
+    fn submit(&mut self, statement: Vec<u8>) -> Result<(), Rejection> {
+        match self.block(vec![statement]).remove(0) {
+            Decision::Register { .. } => Ok(()),
+            Decision::Reject { reason, .. } => Err(reason),
+            Decision::Duplicate { .. } => panic!("unexpected duplicate"),
+        }
+    }
+
+    fn sign(&self, p: &Party, kind: &str, payload: &[u8]) -> Vec<u8> {
+        p.sign_at(kind, payload, self.now)
+    }
+
+    fn device(&self, id: impl AsRef<[u8]>) -> DeviceRecord {
+        let id = id.as_ref();
+        let bytes = self
+            .state
+            .kv
+            .get(&keys::device(&device_hash(id)))
+            .expect("device exists");
+        proverka_ledger::records::decode(bytes).unwrap()
+    }
+
+    fn has(&self, key: &[u8]) -> bool {
+        self.state.kv.contains_key(key)
+    }
+
+    /// acme registers model "meter" and a device with an Ed25519 key; returns the device party.
+    fn born_device(&mut self, id: &str) -> Party {
+        if !self.has(&keys::model(&proverka_ledger::records::model_id(
+            "acme", "meter",
+        ))) {
+            let m = self.sign(
+                &self.acme,
+                proverka_ledger::kinds::MODEL,
+                &make::model("meter", &[]),
+            );
+            self.submit(m).unwrap();
+        }
+        let device = Party::new(&hex::encode(id), KeyType::Ed25519);
+        let b = make::birth(&make::Birth {
+            device_id: id.as_bytes(),
+            key: &device.key.public_key(),
+            model: "meter",
+            serial: "SN-1",
+            hw_version: "rev-b",
+            factory_fw: FW1,
+            x5chain: &[],
+        });
+        let s = self.sign(&self.acme, proverka_ledger::kinds::BIRTH, &b);
+        self.submit(s).unwrap();
+        device
+    }
+
+    fn evidence(&self, device: &Party, id: &str, fw: [u8; 32], svn: u64, iat_ms: u64) -> Vec<u8> {
+        let e = make::evidence(&make::Evidence {
+            device_id: id.as_bytes(),
+            nonce: b"fresh-nonce-0001",
+            fw,
+            svn,
+            debug: 3,
+        });
+        device.sign_at(proverka_ledger::kinds::EVIDENCE, &e, iat_ms)
+    }
+}
+
+use proverka_ledger::kinds::*;
+
+const FW1: [u8; 32] = [0x11; 32];
+const FW2: [u8; 32] = [0x22; 32];
+
+// ---------------------------------------------------------------- governance
+
+fn join(c: &City, applicant: &Party, roles: &[Role]) -> Vec<u8> {
+    let payload = make::join(
+        &applicant.iss,
+        "Applicant Ltd",
+        roles,
+        &applicant.key.public_key(),
+    );
+    c.sign(applicant, JOIN, &payload)
+}
+
+#[test]
+fn a_join_is_admitted_once_the_threshold_of_governance_members_approves() {
+    let mut c = city();
+    let newco = Party::new("newco", KeyType::P256);
+    let j = join(&c, &newco, &[Role::Manufacturer]);
+    let proposal = statement_id(&j);
+    c.submit(j).unwrap();
+    c.submit(c.sign(&c.gov[0], VOTE, &make::vote(&proposal, true)))
+        .unwrap();
+    assert!(
+        !c.has(&keys::org("newco")),
+        "one approval of two is not enough"
+    );
+    c.submit(c.sign(&c.gov[1], VOTE, &make::vote(&proposal, true)))
+        .unwrap();
+    let org: OrgRecord =
+        proverka_ledger::records::decode(&c.state.kv[&keys::org("newco")]).unwrap();
+    assert_eq!(org.roles, vec![Role::Manufacturer]);
+    assert!(
+        !c.has(&keys::proposal(&proposal)),
+        "an executed proposal is closed"
+    );
+    // The new member's key now signs for it.
+    c.submit(c.sign(&newco, MODEL, &make::model("widget", &[])))
+        .unwrap();
+}
+
+#[test]
+fn only_governance_members_vote_and_each_only_once() {
+    let mut c = city();
+    let newco = Party::new("newco", KeyType::P256);
+    let j = join(&c, &newco, &[Role::Operator]);
+    let proposal = statement_id(&j);
+    c.submit(j).unwrap();
+    let by_maker = c.sign(&c.acme, VOTE, &make::vote(&proposal, true));
+    assert_eq!(
+        c.submit(by_maker),
+        Err(Rejection::MissingRole {
+            iss: "acme".into(),
+            role: "governance"
+        })
+    );
+    c.submit(c.sign(&c.gov[0], VOTE, &make::vote(&proposal, true)))
+        .unwrap();
+    c.now += 1000; // a distinct statement: same vote, later iat
+    let again = c.sign(&c.gov[0], VOTE, &make::vote(&proposal, true));
+    assert!(matches!(c.submit(again), Err(Rejection::Conflict(m)) if m.contains("already voted")));
+}
+
+#[test]
+fn a_join_must_be_signed_by_the_key_it_registers_and_name_a_new_organisation() {
+    let mut c = city();
+    let newco = Party::new("newco", KeyType::P256);
+    let other = Party::new("newco", KeyType::P256);
+    let payload = make::join("newco", "N", &[Role::Operator], &newco.key.public_key());
+    assert!(matches!(
+        c.submit(c.sign(&other, JOIN, &payload)),
+        Err(Rejection::NotPermitted(_))
+    ));
+    let squatter = Party::new("acme", KeyType::P256);
+    let payload = make::join(
+        "acme",
+        "Not Acme",
+        &[Role::Manufacturer],
+        &squatter.key.public_key(),
+    );
+    assert!(matches!(
+        c.submit(c.sign(&squatter, JOIN, &payload)),
+        Err(Rejection::Conflict(m)) if m.contains("already exists")
+    ));
+}
+
+#[test]
+fn votes_after_the_proposal_lapsed_are_refused_and_rejections_close_it() {
+    let mut c = city();
+    let a = Party::new("a-co", KeyType::P256);
+    let ja = join(&c, &a, &[Role::Operator]);
+    let pa = statement_id(&ja);
+    c.submit(ja).unwrap();
+    let b = Party::new("b-co", KeyType::P256);
+    let jb = join(&c, &b, &[Role::Operator]);
+    let pb = statement_id(&jb);
+    c.submit(jb).unwrap();
+    c.submit(c.sign(&c.gov[0], VOTE, &make::vote(&pb, false)))
+        .unwrap();
+    c.submit(c.sign(&c.gov[1], VOTE, &make::vote(&pb, false)))
+        .unwrap();
+    assert!(!c.has(&keys::proposal(&pb)) && !c.has(&keys::org("b-co")));
+    c.now += PROPOSAL_TTL_MS + 1;
+    assert!(matches!(
+        c.submit(c.sign(&c.gov[0], VOTE, &make::vote(&pa, true))),
+        Err(Rejection::Expired(_))
+    ));
+}
+
+#[test]
+fn an_organisation_rotates_its_key_and_the_revoked_key_signs_nothing_more() {
+    let mut c = city();
+    let new_key = Party::new("water", KeyType::Ed25519);
+    c.submit(c.sign(
+        &c.water,
+        ORG_KEY,
+        &make::org_key_add(&new_key.key.public_key()),
+    ))
+    .unwrap();
+    let old_kid = c.water.key.public_key().thumbprint();
+    c.submit(c.sign(&new_key, ORG_KEY, &make::org_key_revoke(&old_kid)))
+        .unwrap();
+    c.now += 1000;
+    let by_old = c.sign(&c.water, "text/plain", b"still me?");
+    assert_eq!(
+        c.submit(by_old),
+        Err(Rejection::RevokedKey(hex::encode(old_kid)))
+    );
+    c.submit(c.sign(&new_key, "text/plain", b"new key works"))
+        .unwrap();
+    let last = new_key.key.public_key().thumbprint();
+    assert!(matches!(
+        c.submit(c.sign(&new_key, ORG_KEY, &make::org_key_revoke(&last))),
+        Err(Rejection::Conflict(m)) if m.contains("last active key")
+    ));
+}
+
+// ---------------------------------------------------------------- makers and devices
+
+#[test]
+fn only_a_manufacturer_registers_models_and_only_for_itself() {
+    let mut c = city();
+    let by_operator = c.sign(&c.water, MODEL, &make::model("meter", &[]));
+    assert_eq!(
+        c.submit(by_operator),
+        Err(Rejection::MissingRole {
+            iss: "water".into(),
+            role: "manufacturer"
+        })
+    );
+    c.born_device("dev-1");
+    // bolt cannot issue a birth certificate for acme's model: it has no model of that name.
+    let key = PrivateKey::generate(KeyType::P256).unwrap().public_key();
+    let b = make::birth(&make::Birth {
+        device_id: b"dev-2",
+        key: &key,
+        model: "meter",
+        serial: "S",
+        hw_version: "h",
+        factory_fw: FW1,
+        x5chain: &[],
+    });
+    assert!(matches!(
+        c.submit(c.sign(&c.bolt, BIRTH, &b)),
+        Err(Rejection::NotFound(m)) if m.contains("bolt has no model")
+    ));
+}
+
+#[test]
+fn a_device_is_born_once_with_a_key_nobody_else_uses() {
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    let again = make::birth(&make::Birth {
+        device_id: b"dev-1",
+        key: &PrivateKey::generate(KeyType::P256).unwrap().public_key(),
+        model: "meter",
+        serial: "S",
+        hw_version: "h",
+        factory_fw: FW1,
+        x5chain: &[],
+    });
+    assert!(matches!(
+        c.submit(c.sign(&c.acme, BIRTH, &again)),
+        Err(Rejection::Conflict(_))
+    ));
+    let reuse = make::birth(&make::Birth {
+        device_id: b"dev-2",
+        key: &d.key.public_key(),
+        model: "meter",
+        serial: "S",
+        hw_version: "h",
+        factory_fw: FW1,
+        x5chain: &[],
+    });
+    assert!(matches!(
+        c.submit(c.sign(&c.acme, BIRTH, &reuse)),
+        Err(Rejection::Conflict(m)) if m.contains("already registered")
+    ));
+    let rec = c.device("dev-1");
+    assert_eq!((rec.owner.as_str(), rec.maker.as_str()), ("acme", "acme"));
+    assert!(c.has(&keys::idx_fw(&FW1, &device_hash(b"dev-1"))));
+}
+
+#[test]
+fn ownership_moves_only_when_the_owner_offers_and_the_recipient_accepts() {
+    let mut c = city();
+    c.born_device("dev-1");
+    let by_stranger = c.sign(&c.water, TRANSFER, &make::transfer(b"dev-1", "water"));
+    assert_eq!(
+        c.submit(by_stranger),
+        Err(Rejection::NotOwner {
+            device: hex::encode("dev-1"),
+            owner: "acme".into()
+        })
+    );
+    let offer = c.sign(&c.acme, TRANSFER, &make::transfer(b"dev-1", "water"));
+    let pending = statement_id(&offer);
+    c.submit(offer).unwrap();
+    assert_eq!(
+        c.device("dev-1").owner,
+        "acme",
+        "an offer alone changes nothing"
+    );
+    let wrong = c.sign(&c.grid, ACCEPT, &make::accept(&pending));
+    assert!(matches!(c.submit(wrong), Err(Rejection::NotPermitted(_))));
+    c.submit(c.sign(&c.water, ACCEPT, &make::accept(&pending)))
+        .unwrap();
+    assert_eq!(c.device("dev-1").owner, "water");
+    let dev = device_hash(b"dev-1");
+    assert!(c.has(&keys::idx_owner("water", &dev)) && !c.has(&keys::idx_owner("acme", &dev)));
+    // Operator to operator, then the history holds birth, offer, acceptance, offer, acceptance.
+    let offer = c.sign(&c.water, TRANSFER, &make::transfer(b"dev-1", "grid"));
+    let pending = statement_id(&offer);
+    c.submit(offer).unwrap();
+    c.submit(c.sign(&c.grid, ACCEPT, &make::accept(&pending)))
+        .unwrap();
+    assert_eq!(c.device("dev-1").owner, "grid");
+    let prefix = keys::history_of(&dev);
+    assert_eq!(
+        c.state.kv.keys().filter(|k| k.starts_with(&prefix)).count(),
+        5
+    );
+}
+
+#[test]
+fn a_device_key_rotation_is_signed_by_the_old_key_and_approved_by_the_owner() {
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    let new = Party::new(&d.iss, KeyType::P256);
+    let req = d.sign_at(REKEY, &make::rekey(b"dev-1", &new.key.public_key()), c.now);
+    let pending = statement_id(&req);
+    c.submit(req).unwrap();
+    let not_owner = c.sign(&c.water, ACCEPT, &make::accept(&pending));
+    assert!(matches!(
+        c.submit(not_owner),
+        Err(Rejection::NotOwner { .. })
+    ));
+    c.submit(c.sign(&c.acme, ACCEPT, &make::accept(&pending)))
+        .unwrap();
+    let old = c.evidence(&d, "dev-1", FW1, 1, c.now);
+    assert_eq!(
+        c.submit(old),
+        Err(Rejection::RevokedKey(hex::encode(
+            d.key.public_key().thumbprint()
+        )))
+    );
+    c.submit(c.evidence(&new, "dev-1", FW1, 1, c.now)).unwrap();
+}
+
+#[test]
+fn only_the_devices_current_key_signs_its_evidence() {
+    let mut c = city();
+    let d1 = c.born_device("dev-1");
+    c.born_device("dev-2");
+    // dev-1's key speaking for dev-2 (its iss is dev-1's, the claim names dev-2).
+    let e = make::evidence(&make::Evidence {
+        device_id: b"dev-2",
+        nonce: b"fresh-nonce-0001",
+        fw: FW1,
+        svn: 1,
+        debug: 3,
+    });
+    let forged = d1.sign_at(EVIDENCE, &e, c.now);
+    assert!(matches!(c.submit(forged), Err(Rejection::NotPermitted(_))));
+    let stranger = Party::new(&hex::encode("dev-1"), KeyType::Ed25519);
+    let unknown = c.evidence(&stranger, "dev-1", FW1, 1, c.now);
+    assert!(matches!(
+        c.submit(unknown),
+        Err(Rejection::UnknownIssuer(_))
+    ));
+}
+
+#[test]
+fn evidence_must_be_recent_in_order_and_a_lower_svn_is_flagged_as_rollback() {
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    let future = c.evidence(&d, "dev-1", FW1, 1, c.now + 10 * 60_000);
+    assert!(matches!(c.submit(future), Err(Rejection::Evidence(m)) if m.contains("ahead")));
+    let stale = c.evidence(&d, "dev-1", FW1, 1, c.now - 25 * 3_600_000);
+    assert!(matches!(c.submit(stale), Err(Rejection::Evidence(m)) if m.contains("old")));
+    c.submit(c.evidence(&d, "dev-1", FW2, 5, c.now)).unwrap();
+    let dev = device_hash(b"dev-1");
+    assert!(c.has(&keys::idx_fw(&FW2, &dev)) && !c.has(&keys::idx_fw(&FW1, &dev)));
+    let earlier = c.evidence(&d, "dev-1", FW2, 5, c.now - 60_000);
+    assert!(matches!(c.submit(earlier), Err(Rejection::Evidence(m)) if m.contains("older")));
+    c.now += 60_000;
+    c.submit(c.evidence(&d, "dev-1", FW1, 3, c.now)).unwrap();
+    assert_eq!(c.device("dev-1").rollback, Some((3, 5)));
+    assert_eq!(c.device("dev-1").highest_svn, Some(5));
+}
+
+#[test]
+fn a_decommissioned_device_reports_nothing_more() {
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    c.submit(c.sign(&c.acme, DECOMMISSION, &make::decommission(b"dev-1")))
+        .unwrap();
+    let e = c.evidence(&d, "dev-1", FW1, 1, c.now);
+    assert_eq!(
+        c.submit(e),
+        Err(Rejection::Decommissioned(hex::encode("dev-1")))
+    );
+    assert!(!c.has(&keys::idx_fw(&FW1, &device_hash(b"dev-1"))));
+}
+
+#[test]
+fn a_gateway_batch_registers_all_its_evidence_or_none_of_it() {
+    let mut c = city();
+    let devices: Vec<Party> = (0..3).map(|i| c.born_device(&format!("dev-{i}"))).collect();
+    let items: Vec<Vec<u8>> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| c.evidence(d, &format!("dev-{i}"), FW2, 2, c.now))
+        .collect();
+    let by_maker = c.sign(&c.acme, EVIDENCE_BATCH, &make::evidence_batch(&items));
+    assert!(matches!(
+        c.submit(by_maker),
+        Err(Rejection::MissingRole { .. })
+    ));
+    let mut bad = items.clone();
+    bad[1] = c.evidence(&devices[0], "dev-1", FW2, 2, c.now); // dev-0's key for dev-1
+    let refused = c.submit(c.sign(&c.water, EVIDENCE_BATCH, &make::evidence_batch(&bad)));
+    assert!(
+        matches!(refused, Err(Rejection::BatchItem { index: 1, .. })),
+        "{refused:?}"
+    );
+    assert!(
+        c.device("dev-0").evidence.is_none(),
+        "a refused batch changes nothing"
+    );
+    c.submit(c.sign(&c.water, EVIDENCE_BATCH, &make::evidence_batch(&items)))
+        .unwrap();
+    for i in 0..3 {
+        assert_eq!(c.device(format!("dev-{i}")).fw, FW2);
+    }
+}
+
+// ---------------------------------------------------------------- firmware and advisories
+
+fn release(model: &str, version: &str, digest: [u8; 32], svn: u64) -> Vec<u8> {
+    make::release(&make::Release {
+        model,
+        version,
+        digest,
+        svn,
+        supersedes: None,
+        security: None,
+        revoked: false,
+    })
+}
+
+#[test]
+fn only_the_maker_publishes_releases_which_change_only_by_revocation() {
+    let mut c = city();
+    c.born_device("dev-1");
+    let by_bolt = c.sign(&c.bolt, RELEASE, &release("meter", "1.0", FW1, 1));
+    assert!(matches!(c.submit(by_bolt), Err(Rejection::NotFound(_))));
+    c.submit(c.sign(&c.acme, RELEASE, &release("meter", "1.0", FW1, 1)))
+        .unwrap();
+    c.now += 1000;
+    let changed = c.sign(&c.acme, RELEASE, &release("meter", "1.0", FW1, 2));
+    assert!(matches!(c.submit(changed), Err(Rejection::Conflict(_))));
+    let revoke = make::release(&make::Release {
+        model: "meter",
+        version: "1.0",
+        digest: FW1,
+        svn: 1,
+        supersedes: None,
+        security: None,
+        revoked: true,
+    });
+    c.submit(c.sign(&c.acme, RELEASE, &revoke)).unwrap();
+}
+
+#[test]
+fn advisories_come_from_the_maker_or_a_security_authority_and_updates_are_revisions() {
+    let mut c = city();
+    c.born_device("dev-1");
+    let adv = |withdrawn| {
+        make::advisory(&make::Advisory {
+            id: "ADV-1",
+            maker: "acme",
+            model: "meter",
+            digests: &[FW1],
+            cvss: Some(98),
+            refs: &["CVE-2026-0001"],
+            withdrawn,
+            ..Default::default()
+        })
+    };
+    let by_other_maker = c.sign(&c.bolt, ADVISORY, &adv(false));
+    assert!(matches!(
+        c.submit(by_other_maker),
+        Err(Rejection::NotPermitted(_))
+    ));
+    let by_operator = c.sign(&c.water, ADVISORY, &adv(false));
+    assert!(matches!(
+        c.submit(by_operator),
+        Err(Rejection::NotPermitted(_))
+    ));
+    c.submit(c.sign(&c.cert, ADVISORY, &adv(false))).unwrap();
+    c.submit(c.sign(&c.acme, ADVISORY, &adv(false))).unwrap();
+    c.now += 1000;
+    c.submit(c.sign(&c.cert, ADVISORY, &adv(true))).unwrap();
+    let key = keys::advisory(&proverka_ledger::records::advisory_key_id("cert", "ADV-1"));
+    let rec: proverka_ledger::records::AdvisoryRecord =
+        proverka_ledger::records::decode(&c.state.kv[&key]).unwrap();
+    assert_eq!((rec.revision, rec.withdrawn, rec.severity), (2, true, 3));
+    let contradictory = make::advisory(&make::Advisory {
+        id: "ADV-2",
+        maker: "acme",
+        model: "meter",
+        versions: &["1.0"],
+        cvss: Some(30),
+        level: Some(3),
+        ..Default::default()
+    });
+    assert!(matches!(
+        c.submit(c.sign(&c.acme, ADVISORY, &contradictory)),
+        Err(Rejection::BadPayload { .. })
+    ));
+}
+
+#[test]
+fn payloads_with_unknown_or_missing_fields_are_refused_naming_the_field() {
+    let mut c = city();
+    let mut bad = make::model("meter", &[]);
+    // Replace the map header {1: ...} by {1: ..., 9: 0}: one more pair, unknown label 9.
+    bad[0] += 1;
+    bad.extend_from_slice(&[0x09, 0x00]);
+    assert_eq!(
+        c.submit(c.sign(&c.acme, MODEL, &bad)),
+        Err(Rejection::BadPayload {
+            kind: "model",
+            error: proverka_ledger::payload::PayloadError::Unknown(9)
+        })
+    );
+    let missing = proverka_ledger::payload::encode_map(vec![]);
+    assert_eq!(
+        c.submit(c.sign(&c.acme, MODEL, &missing)),
+        Err(Rejection::BadPayload {
+            kind: "model",
+            error: proverka_ledger::payload::PayloadError::Missing(1)
+        })
+    );
+}
+
+// ---------------------------------------------------------------- IDevID chains (made by openssl)
+
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../idevid/tests/fixtures/");
+    std::fs::read(format!("{dir}{name}")).unwrap()
+}
+
+#[test]
+fn a_birth_certificates_idevid_chain_must_reach_the_models_root_and_carry_the_device_key() {
+    let mut c = city();
+    c.now = 1_893_456_000_000; // 2030-01-01, inside the fixtures' validity
+    let model = make::model("meter-x", &[fixture("root-ca.der")]);
+    c.submit(c.sign(&c.acme, MODEL, &model)).unwrap();
+    let pem = String::from_utf8(fixture("device-p256.key.pem")).unwrap();
+    let device_key = PrivateKey::from_pkcs8_pem(&pem).unwrap().public_key();
+    let birth = |id: &'static [u8], key, chain: &[Vec<u8>]| {
+        make::birth(&make::Birth {
+            device_id: id,
+            key,
+            model: "meter-x",
+            serial: "PRV-0001",
+            hw_version: "h",
+            factory_fw: FW1,
+            x5chain: chain,
+        })
+    };
+    let foreign = [fixture("device-other-root.der")];
+    let refused = c.submit(c.sign(&c.acme, BIRTH, &birth(b"x-1", &device_key, &foreign)));
+    assert!(matches!(refused, Err(Rejection::Idevid(_))), "{refused:?}");
+    let chain = [fixture("device-p256.der"), fixture("intermediate-ca.der")];
+    let other_key = PrivateKey::generate(KeyType::P256).unwrap().public_key();
+    let mismatch = c.submit(c.sign(&c.acme, BIRTH, &birth(b"x-2", &other_key, &chain)));
+    assert!(matches!(mismatch, Err(Rejection::Idevid(m)) if m.contains("not the device key")));
+    c.submit(c.sign(&c.acme, BIRTH, &birth(b"x-3", &device_key, &chain)))
+        .unwrap();
+    assert_eq!(c.device("x-3").idevid_serial.as_deref(), Some("PRV-0001"));
+    // A model without roots accepts no chain at all.
+    c.submit(c.sign(&c.acme, MODEL, &make::model("plain", &[])))
+        .unwrap();
+    let no_roots = make::birth(&make::Birth {
+        device_id: b"x-4",
+        key: &other_key,
+        model: "plain",
+        serial: "S",
+        hw_version: "h",
+        factory_fw: FW1,
+        x5chain: &chain,
+    });
+    assert!(matches!(
+        c.submit(c.sign(&c.acme, BIRTH, &no_roots)),
+        Err(Rejection::Idevid(_))
+    ));
+}
