@@ -531,3 +531,33 @@ fn require_owner(device: &DeviceRecord, iss: &str) -> RuleResult {
     }
     Ok(())
 }
+
+/// `policy`: an owner tightens the trust policy for its devices (each statement replaces the
+/// previous one). Values looser than the safe defaults are refused (`docs/trust.md`).
+pub fn policy(ctx: &mut Ctx, signer: &Signer, stmt: &SignedStatement) -> RuleResult {
+    let org = signer.org()?;
+    if !(org.has(Role::Operator) || org.has(Role::Manufacturer)) {
+        return Err(Rejection::MissingRole {
+            iss: org.iss.clone(),
+            role: Role::Operator.name(),
+        }
+        .into());
+    }
+    let mut f = Fields::decode(stmt.payload()).map_err(bad("policy"))?;
+    let record = crate::query::PolicyRecord {
+        freshness_ms: f.opt_uint(1).map_err(bad("policy"))?,
+        grace_ms: [
+            f.opt_uint(2).map_err(bad("policy"))?,
+            f.opt_uint(3).map_err(bad("policy"))?,
+            f.opt_uint(4).map_err(bad("policy"))?,
+            f.opt_uint(5).map_err(bad("policy"))?,
+        ],
+        debug_contraindicated: f.opt_bool(6).map_err(bad("policy"))?,
+    };
+    f.finish().map_err(bad("policy"))?;
+    proverka_trust::Policy::default()
+        .tightened(&record.to_override())
+        .map_err(|e| Rejection::NotPermitted(format!("policy: {e}")))?;
+    ctx.put_record(keys::policy(&org.iss), &record);
+    Ok(())
+}

@@ -19,9 +19,10 @@ pub const RELEASE: &str = "application/vnd.proverka.release+cbor";
 pub const ADVISORY: &str = "application/vnd.proverka.advisory+cbor";
 pub const EVIDENCE: &str = "application/vnd.proverka.evidence+cbor";
 pub const EVIDENCE_BATCH: &str = "application/vnd.proverka.evidence-batch+cbor";
+pub const POLICY: &str = "application/vnd.proverka.policy+cbor";
 
 /// Every content type with a rule, for documentation and tests.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 15] = [
     ISSUER,
     JOIN,
     VOTE,
@@ -36,6 +37,7 @@ pub const ALL: [&str; 14] = [
     ADVISORY,
     EVIDENCE,
     EVIDENCE_BATCH,
+    POLICY,
 ];
 
 /// The rule-bearing content type of a statement, if it has one.

@@ -21,6 +21,7 @@ pub mod kinds;
 pub mod make;
 mod orgs;
 pub mod payload;
+pub mod query;
 pub mod records;
 mod rules;
 

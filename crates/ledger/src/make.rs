@@ -222,3 +222,24 @@ pub fn evidence_batch(items: &[Vec<u8>]) -> Vec<u8> {
     let _ = ciborium::into_writer(&array, &mut out);
     out
 }
+
+/// `policy`: an owner's tightening of the trust policy (absent fields keep the defaults).
+pub fn policy(
+    freshness_ms: Option<u64>,
+    grace_ms: [Option<u64>; 4],
+    debug_contraindicated: Option<bool>,
+) -> Vec<u8> {
+    let mut fields = Vec::new();
+    if let Some(f) = freshness_ms {
+        fields.push((1, uint(f)));
+    }
+    for (i, g) in grace_ms.iter().enumerate() {
+        if let Some(g) = g {
+            fields.push((2 + i as u64, uint(*g)));
+        }
+    }
+    if let Some(d) = debug_contraindicated {
+        fields.push((6, Value::Bool(d)));
+    }
+    encode_map(fields)
+}

@@ -249,6 +249,7 @@ pub mod keys {
     pub const ADVISORY: &[u8] = b"advisory/";
     pub const PENDING: &[u8] = b"pending/";
     pub const HISTORY: &[u8] = b"hist/";
+    pub const POLICY: &[u8] = b"policy/";
     pub const IDX_OWNER: &[u8] = b"idx/owner/";
     pub const IDX_MAKER: &[u8] = b"idx/maker/";
     pub const IDX_MODEL: &[u8] = b"idx/model/";
@@ -281,6 +282,9 @@ pub mod keys {
     }
     pub fn advisory(adv: &Id) -> Vec<u8> {
         key(ADVISORY, &[adv])
+    }
+    pub fn policy(owner: &str) -> Vec<u8> {
+        key(POLICY, &[&hash_parts(&[owner.as_bytes()])])
     }
     pub fn pending(entry: &Id) -> Vec<u8> {
         key(PENDING, &[entry])

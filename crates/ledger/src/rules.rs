@@ -329,6 +329,7 @@ impl Rules {
             Some(kinds::DECOMMISSION) => devices::decommission(ctx, signer, stmt),
             Some(kinds::RELEASE) => firmware::release(ctx, signer, stmt),
             Some(kinds::ADVISORY) => firmware::advisory(ctx, signer, stmt),
+            Some(kinds::POLICY) => devices::policy(ctx, signer, stmt),
             Some(kinds::EVIDENCE_BATCH) => devices::evidence_batch(ctx, signer, stmt, &self.limits),
             _ => Ok(()),
         }

@@ -739,3 +739,148 @@ fn a_birth_certificates_idevid_chain_must_reach_the_models_root_and_carry_the_de
         Err(Rejection::Idevid(_))
     ));
 }
+
+// ---------------------------------------------------------------- status, decay and exposure
+
+impl proverka_ledger::query::StateScan for MemState {
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        let mut rows: Vec<_> = self
+            .kv
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && after.is_none_or(|a| k.as_slice() > a))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        rows.sort();
+        rows.truncate(limit);
+        Ok(rows)
+    }
+}
+
+use proverka_ledger::query;
+use proverka_trust::Status;
+
+fn status(c: &City, id: &str) -> (Status, Vec<&'static str>) {
+    let (_, a) = query::device_status(&c.state, id.as_bytes(), c.now)
+        .unwrap()
+        .unwrap();
+    (a.status, a.reasons.iter().map(|r| r.code()).collect())
+}
+
+#[test]
+fn a_new_advisory_drops_exactly_the_affected_devices_and_a_patch_restores_them() {
+    let mut c = city();
+    c.submit(c.sign(&c.acme, MODEL, &make::model("meter", &[])))
+        .unwrap();
+    c.submit(c.sign(&c.acme, RELEASE, &release("meter", "1.0", FW1, 1)))
+        .unwrap();
+    let parties: Vec<Party> = (0..4).map(|i| c.born_device(&format!("dev-{i}"))).collect();
+    // dev-0, dev-1 run 1.0 (FW1); dev-2, dev-3 run an unknown build FW2 for now.
+    for (i, d) in parties.iter().enumerate() {
+        let fw = if i < 2 { FW1 } else { FW2 };
+        c.submit(c.evidence(d, &format!("dev-{i}"), fw, 1, c.now))
+            .unwrap();
+    }
+    assert_eq!(status(&c, "dev-0").0, Status::Affirming);
+    assert_eq!(
+        status(&c, "dev-2"),
+        (Status::Warning, vec!["firmware-unknown"])
+    );
+
+    let adv = make::advisory(&make::Advisory {
+        id: "CERT-2026-7",
+        maker: "acme",
+        model: "meter",
+        versions: &["1.0"],
+        cvss: Some(98),
+        refs: &["CVE-2026-1234"],
+        ..Default::default()
+    });
+    c.now += 60_000;
+    c.submit(c.sign(&c.cert, ADVISORY, &adv)).unwrap();
+    // No new evidence: the status changes because the ledger state did.
+    assert_eq!(
+        status(&c, "dev-0"),
+        (Status::Contraindicated, vec!["advisory"])
+    );
+    assert_eq!(
+        status(&c, "dev-2").0,
+        Status::Warning,
+        "other firmware is unaffected"
+    );
+    let record = query::advisory(&c.state, "cert", "CERT-2026-7")
+        .unwrap()
+        .unwrap();
+    let mut exposed = query::advisory_exposure(&c.state, &record).unwrap();
+    exposed.sort();
+    let mut expected = vec![device_hash(b"dev-0"), device_hash(b"dev-1")];
+    expected.sort();
+    assert_eq!(exposed, expected);
+
+    // The fix: release 1.1, rolled out to dev-0 only.
+    const FW3: [u8; 32] = [0x33; 32];
+    let fix = make::release(&make::Release {
+        model: "meter",
+        version: "1.1",
+        digest: FW3,
+        svn: 2,
+        supersedes: Some(FW1),
+        security: Some(3),
+        revoked: false,
+    });
+    c.submit(c.sign(&c.acme, RELEASE, &fix)).unwrap();
+    c.now += 60_000;
+    c.submit(c.evidence(&parties[0], "dev-0", FW3, 2, c.now))
+        .unwrap();
+    assert_eq!(status(&c, "dev-0"), (Status::Affirming, vec![]));
+    assert_eq!(status(&c, "dev-1").0, Status::Contraindicated);
+    assert_eq!(
+        query::advisory_exposure(&c.state, &record).unwrap(),
+        vec![device_hash(b"dev-1")]
+    );
+}
+
+#[test]
+fn trust_decays_with_time_alone_when_evidence_goes_stale() {
+    let mut c = city();
+    c.submit(c.sign(&c.acme, MODEL, &make::model("meter", &[])))
+        .unwrap();
+    c.submit(c.sign(&c.acme, RELEASE, &release("meter", "1.0", FW1, 1)))
+        .unwrap();
+    let d = c.born_device("dev-0");
+    assert_eq!(status(&c, "dev-0"), (Status::None, vec!["no-evidence"]));
+    c.submit(c.evidence(&d, "dev-0", FW1, 1, c.now)).unwrap();
+    assert_eq!(status(&c, "dev-0").0, Status::Affirming);
+    c.now += 24 * 3_600_000;
+    assert_eq!(status(&c, "dev-0"), (Status::None, vec!["evidence-stale"]));
+}
+
+#[test]
+fn an_owner_tightens_its_policy_but_cannot_loosen_it_past_the_defaults() {
+    let mut c = city();
+    c.submit(c.sign(&c.acme, MODEL, &make::model("meter", &[])))
+        .unwrap();
+    c.submit(c.sign(&c.acme, RELEASE, &release("meter", "1.0", FW1, 1)))
+        .unwrap();
+    let d = c.born_device("dev-0");
+    c.submit(c.evidence(&d, "dev-0", FW1, 1, c.now)).unwrap();
+    let loose = make::policy(Some(48 * 3_600_000), [None; 4], None);
+    assert!(matches!(
+        c.submit(c.sign(&c.acme, POLICY, &loose)),
+        Err(Rejection::NotPermitted(m)) if m.contains("freshness")
+    ));
+    let strict = make::policy(Some(3_600_000), [None; 4], None);
+    c.submit(c.sign(&c.acme, POLICY, &strict)).unwrap();
+    c.now += 3_600_000;
+    assert_eq!(status(&c, "dev-0"), (Status::None, vec!["evidence-stale"]));
+    let (_, d_water) = (0, query::owner_policy(&c.state, "water").unwrap());
+    assert_eq!(
+        d_water,
+        proverka_trust::Policy::default(),
+        "other owners keep the defaults"
+    );
+}

@@ -1,0 +1,322 @@
+//! Read-side questions about devices, answered from ledger state and a time: a device's status
+//! with its reasons, fleets, and the devices an advisory affects. Deterministic: the caller
+//! passes the ledger time (the latest block's timestamp), never the wall clock.
+//!
+//! Invariant: no query scans the fleet. Advisory exposure reads the firmware index
+//! (`idx/fw/` ‖ digest) for each affected digest; fleet views read one index prefix, a page at
+//! a time.
+
+use proverka_trust::{appraise, Appraisal, DeviceFacts, Policy, PolicyOverride, Severity};
+
+use crate::records::{self, device_hash, keys, AdvisoryRecord, DeviceRecord, Id, ReleaseRecord};
+use crate::rules::{StateError, StateView};
+
+/// Most entries a query reads per index page; callers page with `after`.
+pub const MAX_QUERY_PAGE: usize = 1_000;
+/// Most releases or advisories of one model considered by an appraisal.
+pub const MAX_MODEL_FACTS: usize = 10_000;
+
+/// State that can also be read by key prefix, in key order.
+pub trait StateScan: StateView {
+    /// Up to `limit` entries whose key starts with `prefix`, strictly after `after`.
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError>;
+}
+
+fn record<T: serde::de::DeserializeOwned>(
+    view: &dyn StateView,
+    key: &[u8],
+) -> Result<Option<T>, StateError> {
+    match view.get(key)? {
+        None => Ok(None),
+        Some(b) => records::decode(&b)
+            .map(Some)
+            .map_err(|e| StateError(format!("corrupt record: {e}"))),
+    }
+}
+
+/// A device's record, by its id bytes.
+pub fn device(view: &dyn StateView, device_id: &[u8]) -> Result<Option<DeviceRecord>, StateError> {
+    record(view, &keys::device(&device_hash(device_id)))
+}
+
+/// All releases of a model.
+pub fn releases(view: &dyn StateScan, model: &Id) -> Result<Vec<ReleaseRecord>, StateError> {
+    view.scan(&keys::releases_of(model), None, MAX_MODEL_FACTS)?
+        .into_iter()
+        .map(|(_, v)| records::decode(&v).map_err(|e| StateError(format!("corrupt release: {e}"))))
+        .collect()
+}
+
+/// All advisories naming a model, with their state keys' ids.
+pub fn advisories(
+    view: &dyn StateScan,
+    model: &Id,
+) -> Result<Vec<(Id, AdvisoryRecord)>, StateError> {
+    let prefix = keys::idx_model_advisories_of(model);
+    let mut out = Vec::new();
+    for (k, _) in view.scan(&prefix, None, MAX_MODEL_FACTS)? {
+        let adv: Id = k[prefix.len()..]
+            .try_into()
+            .map_err(|_| StateError("corrupt advisory index key".into()))?;
+        if let Some(r) = record::<AdvisoryRecord>(view, &keys::advisory(&adv))? {
+            out.push((adv, r));
+        }
+    }
+    Ok(out)
+}
+
+/// The firmware digests an advisory affects: those it names, plus the digests of its model's
+/// releases whose version it names.
+pub fn affected_digests(advisory: &AdvisoryRecord, releases: &[ReleaseRecord]) -> Vec<Id> {
+    let mut out: Vec<Id> = advisory.digests.iter().map(|k| k.0).collect();
+    for r in releases {
+        if advisory.versions.contains(&r.version) && !out.contains(&r.digest) {
+            out.push(r.digest);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn severity(level: u8) -> Severity {
+    Severity::ALL[usize::from(level.min(3))]
+}
+
+fn trust_release(r: &ReleaseRecord) -> proverka_trust::Release {
+    proverka_trust::Release {
+        digest: r.digest,
+        version: r.version.clone(),
+        svn: r.svn,
+        supersedes: r.supersedes.map(|k| k.0),
+        security: r.security.map(severity),
+        published_ms: r.published_ms,
+        revoked: r.revoked,
+    }
+}
+
+fn trust_advisory(
+    id: Id,
+    a: &AdvisoryRecord,
+    releases: &[ReleaseRecord],
+) -> proverka_trust::Advisory {
+    proverka_trust::Advisory {
+        id,
+        severity: severity(a.severity),
+        exploited: a.exploited,
+        affected: affected_digests(a, releases),
+        fixed_in: a.fixed_in.map(|k| k.0),
+        published_ms: a.published_ms,
+        withdrawn: a.withdrawn,
+    }
+}
+
+/// Everything an appraisal of the devices of one model needs, read once and shared.
+pub struct ModelFacts {
+    releases: Vec<proverka_trust::Release>,
+    advisories: Vec<proverka_trust::Advisory>,
+}
+
+impl ModelFacts {
+    pub fn load(view: &dyn StateScan, model: &Id) -> Result<Self, StateError> {
+        let rels = releases(view, model)?;
+        let advisories = advisories(view, model)?
+            .into_iter()
+            .map(|(id, a)| trust_advisory(id, &a, &rels))
+            .collect();
+        Ok(ModelFacts {
+            releases: rels.iter().map(trust_release).collect(),
+            advisories,
+        })
+    }
+}
+
+/// The policy an owner set (`policy` statements), tightening the safe defaults.
+pub fn owner_policy(view: &dyn StateView, owner: &str) -> Result<Policy, StateError> {
+    let Some(o) = record::<PolicyRecord>(view, &keys::policy(owner))? else {
+        return Ok(Policy::default());
+    };
+    // Registered overrides were checked against the defaults when registered.
+    Policy::default()
+        .tightened(&o.to_override())
+        .map_err(|e| StateError(format!("corrupt owner policy: {e}")))
+}
+
+/// An owner's tightening of the trust policy, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyRecord {
+    pub freshness_ms: Option<u64>,
+    pub grace_ms: [Option<u64>; 4],
+    pub debug_contraindicated: Option<bool>,
+}
+
+impl PolicyRecord {
+    pub fn to_override(&self) -> PolicyOverride {
+        PolicyOverride {
+            freshness_ms: self.freshness_ms,
+            grace_ms: self.grace_ms,
+            debug_contraindicated: self.debug_contraindicated,
+        }
+    }
+}
+
+/// Appraises one device at `now_ms` with its model's facts and its owner's policy.
+pub fn appraise_device(
+    device: &DeviceRecord,
+    facts: &ModelFacts,
+    policy: &Policy,
+    now_ms: u64,
+) -> Appraisal {
+    let evidence = device.evidence.as_ref().map(|e| proverka_trust::Evidence {
+        iat_ms: e.iat_ms,
+        registered_ms: e.registered_ms,
+        fw_digest: e.fw,
+        svn: e.svn,
+        debug: proverka_trust::DebugState::from_eat(e.debug)
+            .unwrap_or(proverka_trust::DebugState::Enabled),
+    });
+    appraise(
+        &DeviceFacts {
+            identity_revoked: false,
+            decommissioned: device.decommissioned_ms.is_some(),
+            rollback: device.rollback,
+            evidence: evidence.as_ref(),
+            releases: &facts.releases,
+            advisories: &facts.advisories,
+        },
+        policy,
+        now_ms,
+    )
+}
+
+/// A device's record and current appraisal, by id.
+pub fn device_status(
+    view: &dyn StateScan,
+    device_id: &[u8],
+    now_ms: u64,
+) -> Result<Option<(DeviceRecord, Appraisal)>, StateError> {
+    let Some(d) = device(view, device_id)? else {
+        return Ok(None);
+    };
+    let facts = ModelFacts::load(view, &d.model)?;
+    let policy = owner_policy(view, &d.owner)?;
+    let appraisal = appraise_device(&d, &facts, &policy, now_ms);
+    Ok(Some((d, appraisal)))
+}
+
+/// Which index a fleet view reads.
+#[derive(Clone, Debug)]
+pub enum Fleet {
+    Owner(String),
+    Maker(String),
+    Model(Id),
+    Firmware(Id),
+}
+
+impl Fleet {
+    fn prefix(&self) -> Vec<u8> {
+        match self {
+            Fleet::Owner(o) => keys::idx_owner_of(o),
+            Fleet::Maker(m) => keys::idx_maker_of(m),
+            Fleet::Model(m) => keys::idx_model_of(m),
+            Fleet::Firmware(f) => keys::idx_fw_of(f),
+        }
+    }
+}
+
+/// One page of a fleet: device hashes after `after`, at most `limit` (≤ [`MAX_QUERY_PAGE`]).
+pub fn fleet(
+    view: &dyn StateScan,
+    which: &Fleet,
+    after: Option<&Id>,
+    limit: usize,
+) -> Result<Vec<Id>, StateError> {
+    let prefix = which.prefix();
+    let after_key = after.map(|a| [prefix.as_slice(), a].concat());
+    let rows = view.scan(&prefix, after_key.as_deref(), limit.min(MAX_QUERY_PAGE))?;
+    rows.into_iter()
+        .map(|(k, _)| {
+            k[prefix.len()..]
+                .try_into()
+                .map_err(|_| StateError("corrupt fleet index key".into()))
+        })
+        .collect()
+}
+
+/// A device by its hash (as listed by fleet and exposure queries).
+pub fn device_by_hash(view: &dyn StateView, dev: &Id) -> Result<Option<DeviceRecord>, StateError> {
+    record(view, &keys::device(dev))
+}
+
+/// The devices an advisory affects now (running an affected digest, not decommissioned), read
+/// from the firmware index: cost proportional to the affected devices, not to the fleet.
+pub fn advisory_exposure(
+    view: &dyn StateScan,
+    advisory: &AdvisoryRecord,
+) -> Result<Vec<Id>, StateError> {
+    if advisory.withdrawn {
+        return Ok(Vec::new());
+    }
+    let rels = releases(view, &advisory.model)?;
+    let mut out = Vec::new();
+    for digest in affected_digests(advisory, &rels) {
+        let mut after: Option<Id> = None;
+        loop {
+            let page = fleet(
+                view,
+                &Fleet::Firmware(digest),
+                after.as_ref(),
+                MAX_QUERY_PAGE,
+            )?;
+            let done = page.len() < MAX_QUERY_PAGE;
+            after = page.last().copied();
+            out.extend(page);
+            if done {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An advisory by issuer and id.
+pub fn advisory(
+    view: &dyn StateView,
+    issuer: &str,
+    id: &str,
+) -> Result<Option<AdvisoryRecord>, StateError> {
+    record(view, &keys::advisory(&records::advisory_key_id(issuer, id)))
+}
+
+/// The entry ids of every statement about a device, oldest first, with (height, position).
+pub fn history(
+    view: &dyn StateScan,
+    device_id: &[u8],
+    after: Option<(u64, u32)>,
+    limit: usize,
+) -> Result<Vec<((u64, u32), Id)>, StateError> {
+    let dev = device_hash(device_id);
+    let prefix = keys::history_of(&dev);
+    let after_key = after.map(|(h, p)| keys::history(&dev, h, p));
+    let rows = view.scan(&prefix, after_key.as_deref(), limit.min(MAX_QUERY_PAGE))?;
+    rows.into_iter()
+        .map(|(k, v)| {
+            let rest = &k[prefix.len()..];
+            if rest.len() != 12 {
+                return Err(corrupt());
+            }
+            let height = u64::from_be_bytes(rest[..8].try_into().map_err(|_| corrupt())?);
+            let pos = u32::from_be_bytes(rest[8..12].try_into().map_err(|_| corrupt())?);
+            let id: Id = v.as_slice().try_into().map_err(|_| corrupt())?;
+            Ok(((height, pos), id))
+        })
+        .collect()
+}
+
+fn corrupt() -> StateError {
+    StateError("corrupt history entry".into())
+}
