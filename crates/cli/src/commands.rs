@@ -86,6 +86,21 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Play a small city on the embedded node: governance, births, sales, attestations, a
+    /// critical advisory, a fix and its roll-out, an audit. Prints the story with figures.
+    Demo {
+        /// Keep the node's data here (default: a temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Devices in the city (half meters, half valves).
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Leave the node running for queries after the story (until Ctrl-C).
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Generate a signing key: NAME.key.pem (PKCS#8, private) and NAME.pub.pem.
     Keygen {
         /// Output name prefix.
@@ -332,6 +347,20 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             keys,
             genesis,
         } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
+        Command::Demo {
+            data_dir,
+            listen,
+            devices,
+            keep_running,
+        } => {
+            crate::demo::run(crate::demo::DemoOptions {
+                data_dir,
+                listen,
+                devices,
+                keep_running,
+            })
+            .await
+        }
         Command::Bench {
             clients,
             statements,

@@ -6,6 +6,7 @@
 mod bench;
 mod client;
 mod commands;
+mod demo;
 
 use std::process::ExitCode;
 

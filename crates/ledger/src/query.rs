@@ -16,15 +16,15 @@ pub const MAX_QUERY_PAGE: usize = 1_000;
 /// Most releases or advisories of one model considered by an appraisal.
 pub const MAX_MODEL_FACTS: usize = 10_000;
 
+/// Rows of a prefix scan: (key, value) in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+/// A history row: (block height, position in block) and the entry id.
+pub type HistoryRow = ((u64, u32), Id);
+
 /// State that can also be read by key prefix, in key order.
 pub trait StateScan: StateView {
     /// Up to `limit` entries whose key starts with `prefix`, strictly after `after`.
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError>;
+    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Rows, StateError>;
 }
 
 fn record<T: serde::de::DeserializeOwned>(
@@ -298,7 +298,7 @@ pub fn history(
     device_id: &[u8],
     after: Option<(u64, u32)>,
     limit: usize,
-) -> Result<Vec<((u64, u32), Id)>, StateError> {
+) -> Result<Vec<HistoryRow>, StateError> {
     let dev = device_hash(device_id);
     let prefix = keys::history_of(&dev);
     let after_key = after.map(|(h, p)| keys::history(&dev, h, p));

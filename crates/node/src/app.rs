@@ -60,6 +60,19 @@ impl StateView for StoreView<'_> {
     }
 }
 
+impl proverka_ledger::query::StateScan for StoreView<'_> {
+    fn scan(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        self.0
+            .state_scan_prefix_after(prefix, after, limit)
+            .map_err(|e| StateError(e.to_string()))
+    }
+}
+
 impl Shared {
     /// Opens the shared state; the tree head is re-signed from the store's current size.
     pub fn new(

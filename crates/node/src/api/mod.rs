@@ -4,6 +4,7 @@
 //! bounded before they are read ([`MAX_BODY_BYTES`]); every refusal is an RFC 9290 problem
 //! (CBOR) or RFC 9457 problem (JSON when `Accept` asks for it); no refusal changes state.
 
+mod devices;
 mod entries;
 mod problem;
 mod proofs;
@@ -41,6 +42,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/tile/{*path}"),
     ("get", "/.well-known/transparency-configuration"),
     ("get", "/.well-known/scitt-keys"),
+    ("get", "/devices/{id}"),
+    ("get", "/devices/{id}/status"),
+    ("get", "/devices/{id}/history"),
+    ("get", "/fleet"),
+    ("get", "/advisories/{issuer}/{id}"),
+    ("get", "/orgs/{iss}"),
     ("get", "/metrics"),
     ("get", "/health"),
 ];
@@ -60,6 +67,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(wellknown::configuration),
         )
         .route("/.well-known/scitt-keys", get(wellknown::keys))
+        .route("/devices/{id}", get(devices::device))
+        .route("/devices/{id}/status", get(devices::status))
+        .route("/devices/{id}/history", get(devices::history))
+        .route("/fleet", get(devices::fleet))
+        .route("/advisories/{issuer}/{id}", get(devices::advisory))
+        .route("/orgs/{iss}", get(devices::org))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
