@@ -32,6 +32,43 @@ pub struct Cli {
     command: Command,
 }
 
+#[derive(Subcommand)]
+pub enum OrgAction {
+    /// Sign a join proposal with the key the organisation will use, submit it, and print
+    /// the proposal id governance members vote on.
+    Join {
+        /// The organisation id (its statements' `iss`).
+        #[arg(long)]
+        org: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// manufacturer, operator, security-authority, auditor or governance (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Private PEM key of the organisation (its public half is registered).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// Approve (or reject) a join proposal as a governance member.
+    Vote {
+        /// The proposal id printed by `org join`.
+        proposal: String,
+        /// The member's private PEM key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The member's `iss`.
+        #[arg(long)]
+        iss: String,
+        #[arg(long)]
+        reject: bool,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Alg {
     P256,
@@ -85,6 +122,11 @@ enum Command {
         governance_threshold: Option<u32>,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Organisations: ask to join (one command for the applicant), vote (one per member).
+    Org {
+        #[command(subcommand)]
+        action: OrgAction,
     },
     /// Play a small city on the embedded node: governance, births, sales, attestations, a
     /// critical advisory, a fix and its roll-out, an audit. Prints the story with figures.
@@ -347,6 +389,7 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             keys,
             genesis,
         } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
+        Command::Org { action } => org(action).await,
         Command::Demo {
             data_dir,
             listen,
@@ -544,8 +587,56 @@ fn sign(key: &PrivateKey, iss: &str, sub: &str, content_type: &str, payload: &[u
     sign_statement(key, &params)
 }
 
+async fn org(action: OrgAction) -> Result<(), Failure> {
+    match action {
+        OrgAction::Join {
+            org,
+            name,
+            roles,
+            key,
+            url,
+        } => {
+            let signer = read_private(&key)?;
+            let roles = parse_roles(&roles.join(","))?;
+            let payload = proverka_ledger::make::join(&org, &name, &roles, &signer.public_key());
+            let stmt = sign(&signer, &org, &org, proverka_ledger::kinds::JOIN, &payload);
+            submit_bytes(stmt.clone(), &url, None).await?;
+            println!("proposal {}", hex::encode(statement_id(&stmt)));
+            Ok(())
+        }
+        OrgAction::Vote {
+            proposal,
+            key,
+            iss,
+            reject,
+            url,
+        } => {
+            let mut id = [0u8; 32];
+            hex::decode_to_slice(&proposal, &mut id)
+                .map_err(|_| Failure::input("a proposal id is 64 hex digits"))?;
+            let signer = read_private(&key)?;
+            let payload = proverka_ledger::make::vote(&id, !reject);
+            let stmt = sign(
+                &signer,
+                &iss,
+                &proposal,
+                proverka_ledger::kinds::VOTE,
+                &payload,
+            );
+            submit_bytes(stmt, &url, None).await
+        }
+    }
+}
+
 async fn submit(statement: &Path, url: &str, receipt_out: Option<&Path>) -> Result<(), Failure> {
-    let bytes = read(statement)?;
+    submit_bytes(read(statement)?, url, receipt_out).await
+}
+
+async fn submit_bytes(
+    bytes: Vec<u8>,
+    url: &str,
+    receipt_out: Option<&Path>,
+) -> Result<(), Failure> {
     let id = hex::encode(statement_id(&bytes));
     let client = Client::new(url)?;
     let receipt = match client.submit(bytes).await? {

@@ -1,0 +1,77 @@
+//! Joining is cheap: one command for the applicant, one per approving governance member.
+
+mod common;
+
+use common::{cli, http_get, NodeProcess};
+
+#[test]
+fn an_applicant_joins_with_one_command_and_a_member_admits_it_with_one_vote() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join("node"));
+    let key = dir.path().join("newco");
+    let (code, _, err) = cli(&["keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let key_pem = format!("{}.key.pem", key.display());
+    let (code, out, err) = cli(&[
+        "org",
+        "join",
+        "--org",
+        "newco",
+        "--name",
+        "New Co",
+        "--role",
+        "manufacturer",
+        "--role",
+        "operator",
+        "--key",
+        &key_pem,
+        "--url",
+        &node.url,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let proposal = out
+        .lines()
+        .find_map(|l| l.strip_prefix("proposal "))
+        .expect("prints the proposal id")
+        .to_owned();
+    let (status, _) = http_get(&format!("{}/orgs/newco", node.url)).unwrap();
+    assert_eq!(status, 404, "not a member before the vote");
+
+    let admin_pem = node.dir.join("dev-admin.key.pem");
+    let (code, _, err) = cli(&[
+        "org",
+        "vote",
+        &proposal,
+        "--key",
+        admin_pem.to_str().unwrap(),
+        "--iss",
+        "dev-admin",
+        "--url",
+        &node.url,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (status, body) = http_get(&format!("{}/orgs/newco", node.url)).unwrap();
+    assert_eq!(status, 200);
+    let org: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        org["roles"],
+        serde_json::json!(["manufacturer", "operator"])
+    );
+
+    // A second vote on the closed proposal is refused with exit code 4 and the reason.
+    let (code, _, err) = cli(&[
+        "org",
+        "vote",
+        &proposal,
+        "--key",
+        admin_pem.to_str().unwrap(),
+        "--iss",
+        "dev-admin",
+        "--reject",
+        "--url",
+        &node.url,
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("no open proposal"), "{err}");
+    node.stop();
+}
