@@ -121,7 +121,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
 }
 
 /// Verifications per second on `threads` threads for `seconds`, over 512 distinct statements.
-fn raw_rate(key: &PrivateKey, threads: usize, seconds: f64, batch: bool) -> f64 {
+pub(crate) fn raw_rate(key: &PrivateKey, threads: usize, seconds: f64, batch: bool) -> f64 {
     let stmts: Vec<SignedStatement> = (0..512)
         .map(|i| {
             let bytes = statement(key, "raw", i, 200);

@@ -123,6 +123,14 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Measure attestations registered per second end to end, against raw verification.
+    BenchTrust {
+        #[arg(long, default_value_t = 20_000)]
+        devices: usize,
+        /// Seconds per raw verification measurement.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
     /// Organisations: ask to join (one command for the applicant), vote (one per member).
     Org {
         #[command(subcommand)]
@@ -390,6 +398,7 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             genesis,
         } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
         Command::Org { action } => org(action).await,
+        Command::BenchTrust { devices, seconds } => crate::demo::bench(devices, seconds).await,
         Command::Demo {
             data_dir,
             listen,

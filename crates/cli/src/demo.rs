@@ -73,6 +73,21 @@ impl Signer {
     }
 }
 
+/// How attestations reach the ledger: one statement per device, or gateway batches.
+#[derive(Clone, Copy)]
+enum Mode {
+    Direct(&'static str),
+    Gateway(&'static str),
+}
+
+impl Mode {
+    fn tag(self) -> &'static str {
+        match self {
+            Mode::Direct(t) | Mode::Gateway(t) => t,
+        }
+    }
+}
+
 struct Device {
     id: Vec<u8>,
     signer: Signer,
@@ -134,30 +149,7 @@ async fn stop(node: RunningNode) {
 }
 
 async fn play(opts: &DemoOptions, data_dir: &std::path::Path, url: &str) -> Result<(), Failure> {
-    let pem = std::fs::read_to_string(DataDir::new(data_dir).dev_admin_key())
-        .map_err(|e| Failure::input(format!("reading the dev admin key: {e}")))?;
-    let admin = Signer {
-        iss: DEV_ADMIN_ISS.to_owned(),
-        key: PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)?,
-    };
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(CLIENTS)
-        .build()
-        .map_err(Failure::network)?;
-    let orgs = vec![
-        Signer::new("acme", KeyType::P256)?,
-        Signer::new("bolt", KeyType::Ed25519)?,
-        Signer::new("water", KeyType::P256)?,
-        Signer::new("grid", KeyType::P256)?,
-        Signer::new("cert", KeyType::P256)?,
-        Signer::new("audit", KeyType::P256)?,
-    ];
-    let city = City {
-        http,
-        url: url.to_owned(),
-        admin,
-        orgs,
-    };
+    let city = City::open(data_dir, url)?;
     let started = Instant::now();
     city.govern().await?;
     city.catalogue().await?;
@@ -171,6 +163,7 @@ async fn play(opts: &DemoOptions, data_dir: &std::path::Path, url: &str) -> Resu
         &all,
         |d| if d.maker == ACME { METER_V1 } else { VALVE_V1 },
         1,
+        Mode::Gateway("a"),
     )
     .await?;
     city.census("Everyone has attested").await?;
@@ -187,6 +180,34 @@ async fn play(opts: &DemoOptions, data_dir: &std::path::Path, url: &str) -> Resu
 }
 
 impl City {
+    /// The city's parties, with the dev node's administrator as founding governance member.
+    fn open(data_dir: &std::path::Path, url: &str) -> Result<Self, Failure> {
+        let pem = std::fs::read_to_string(DataDir::new(data_dir).dev_admin_key())
+            .map_err(|e| Failure::input(format!("reading the dev admin key: {e}")))?;
+        let admin = Signer {
+            iss: DEV_ADMIN_ISS.to_owned(),
+            key: PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)?,
+        };
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(CLIENTS)
+            .build()
+            .map_err(Failure::network)?;
+        let orgs = vec![
+            Signer::new("acme", KeyType::P256)?,
+            Signer::new("bolt", KeyType::Ed25519)?,
+            Signer::new("water", KeyType::P256)?,
+            Signer::new("grid", KeyType::P256)?,
+            Signer::new("cert", KeyType::P256)?,
+            Signer::new("audit", KeyType::P256)?,
+        ];
+        Ok(City {
+            http,
+            url: url.to_owned(),
+            admin,
+            orgs,
+        })
+    }
+
     /// Submits statements concurrently; every one must be durably registered (201 or 200).
     async fn submit(&self, stmts: Vec<Vec<u8>>) -> Result<f64, Failure> {
         let total = stmts.len();
@@ -369,10 +390,11 @@ impl City {
         devices: &[&Device],
         fw: impl Fn(&Device) -> [u8; 32],
         meter_svn: u64,
-    ) -> Result<(), Failure> {
+        mode: Mode,
+    ) -> Result<f64, Failure> {
         let mut per_gateway: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
         for (i, d) in devices.iter().enumerate() {
-            let nonce = format!("demo-nonce-{i:08}");
+            let nonce = format!("nonce-{}-{i:08}", mode.tag());
             let svn = if d.maker == ACME { meter_svn } else { 1 };
             let evidence = d.signer.sign(
                 kinds::EVIDENCE,
@@ -387,6 +409,15 @@ impl City {
             let gateway = if d.maker == ACME { WATER } else { GRID };
             per_gateway.entry(gateway).or_default().push(evidence);
         }
+        if let Mode::Direct(_) = mode {
+            let all: Vec<Vec<u8>> = per_gateway.into_values().flatten().collect();
+            let rate = self.submit(all).await?;
+            println!(
+                "   {} attestations submitted one by one ({rate:.0} attestations/s).",
+                devices.len()
+            );
+            return Ok(rate);
+        }
         let mut batches = Vec::new();
         for (gateway, items) in per_gateway {
             for chunk in items.chunks(BATCH) {
@@ -399,13 +430,14 @@ impl City {
         let started = Instant::now();
         self.submit(batches).await?;
         let secs = started.elapsed().as_secs_f64().max(1e-9);
+        let rate = devices.len() as f64 / secs;
         println!(
             "   {} attestations arrived through the owners' gateways in {n_batches} batches \
              ({:.0} attestations/s).",
             devices.len(),
-            devices.len() as f64 / secs
+            rate
         );
-        Ok(())
+        Ok(rate)
     }
 
     /// Counts statuses per owner from `/fleet`, a page at a time.
@@ -489,7 +521,8 @@ impl City {
         // Device clocks have 1 s resolution: make sure the new evidence is strictly later.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let meters: Vec<&Device> = devices.iter().filter(|d| d.maker == ACME).collect();
-        self.attest(&meters, |_| METER_V2, 2).await?;
+        self.attest(&meters, |_| METER_V2, 2, Mode::Gateway("b"))
+            .await?;
         let exposure = self.get("/advisories/cert/CERT-2026-0042?limit=1").await?;
         println!(
             "   devices still exposed to CERT-2026-0042: {}",
@@ -579,4 +612,62 @@ async fn post(http: &reqwest::Client, url: &str, stmt: Vec<u8>) -> Result<(), Fa
             )))
         }
     }
+}
+
+/// `proverka bench-trust`: attestations registered per second end to end over HTTP (one by one,
+/// and through gateway batches), against the raw signature verification rate measured in the
+/// same run.
+pub async fn bench(devices: usize, seconds: f64) -> Result<(), Failure> {
+    if devices == 0 || devices > MAX_DEMO_DEVICES {
+        return Err(Failure::input(format!(
+            "--devices must be 1..={MAX_DEMO_DEVICES}"
+        )));
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let ed = PrivateKey::generate(KeyType::Ed25519).map_err(Failure::input)?;
+    let p256 = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
+    let raw_ed = crate::bench::raw_rate(&ed, cores, seconds, false);
+    let raw_p256 = crate::bench::raw_rate(&p256, cores, seconds, false);
+    // Half the devices sign with P-256, half with Ed25519: the raw rate of that mix.
+    let raw_mix = 1.0 / (0.5 / raw_p256 + 0.5 / raw_ed);
+    println!("proverka bench-trust: {cores} cores, {devices} devices (half P-256, half Ed25519)");
+    println!(
+        "(a) raw verification on {cores} threads: Ed25519 {raw_ed:.0}/s, P-256 {raw_p256:.0}/s, \
+         50/50 mix {raw_mix:.0}/s\n"
+    );
+    let temp = tempfile::tempdir().map_err(Failure::input)?;
+    let node = proverka_node::start(NodeConfig {
+        data_dir: temp.path().to_owned(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        dev: true,
+        genesis: None,
+    })
+    .await
+    .map_err(|e| Failure::input(format!("starting the node: {e}")))?;
+    let url = format!("http://{}", node.addr);
+    let result = async {
+        let city = City::open(temp.path(), &url)?;
+        city.govern().await?;
+        city.catalogue().await?;
+        let devs = city.births(devices).await?;
+        city.sell(&devs).await?;
+        let all: Vec<&Device> = devs.iter().collect();
+        let fw = |d: &Device| if d.maker == ACME { METER_V1 } else { VALVE_V1 };
+        println!("\n(b) attestations verified, appraised and durably registered, over HTTP:");
+        let direct = city.attest(&all, fw, 1, Mode::Direct("d")).await?;
+        // Evidence must not be older than the device's latest: let the clock tick.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let batched = city.attest(&all, fw, 1, Mode::Gateway("g")).await?;
+        println!(
+            "\nb/a (against the 50/50 raw mix): one by one {:.2}, gateway batches {:.2}",
+            direct / raw_mix,
+            batched / raw_mix
+        );
+        Ok::<_, Failure>(())
+    }
+    .await;
+    stop(node).await;
+    result
 }
