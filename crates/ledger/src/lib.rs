@@ -38,5 +38,5 @@ pub use issuers::{
 pub use orgs::{MAX_ORG_KEYS, PROPOSAL_TTL_MS};
 pub use rules::{
     BlockDecision, Decision, Rejection, Rules, SignatureCache, Signer, StateError, StateView,
-    Verdict, Writes,
+    Verdict, Writes, MAX_BLOCK_STATE_WRITES,
 };

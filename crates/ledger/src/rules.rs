@@ -85,7 +85,14 @@ pub enum Rejection {
         index: usize,
         reason: Box<Rejection>,
     },
+    #[error("the block's state-write budget ({MAX_BLOCK_STATE_WRITES}) is spent; resubmit")]
+    BlockFull,
 }
+
+/// Most state writes one block may make (the store refuses larger blocks). A statement whose
+/// writes would exceed it is refused with [`Rejection::BlockFull`], so a block of large
+/// evidence batches can never be unstorable.
+pub const MAX_BLOCK_STATE_WRITES: usize = 100_000;
 
 impl Rejection {
     pub(crate) fn payload(kind: &'static str, error: crate::payload::PayloadError) -> Self {
@@ -404,6 +411,7 @@ impl Rules {
         cache: &dyn SignatureCache,
     ) -> Result<BlockDecision, StateError> {
         let mut overlay = Overlay::new();
+        let mut budget = MAX_BLOCK_STATE_WRITES;
         let mut seen = BTreeSet::new();
         let mut decisions = Vec::with_capacity(statements.len());
         for (pos, bytes) in statements.iter().enumerate() {
@@ -414,7 +422,15 @@ impl Rules {
                 let pos = u32::try_from(pos).unwrap_or(u32::MAX);
                 self.decide(view, &overlay, block, pos, bytes, id, cache)?
             };
+            let decision = match decision {
+                Decision::Register { id, writes } if budget < writes.len() => Decision::Reject {
+                    id,
+                    reason: Rejection::BlockFull,
+                },
+                d => d,
+            };
             if let Decision::Register { writes, .. } = &decision {
+                budget -= writes.len();
                 overlay.extend(writes.iter().cloned());
             }
             decisions.push(decision);

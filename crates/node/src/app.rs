@@ -288,3 +288,7 @@ impl Application for LedgerApp {
         self.0.apply(block)
     }
 }
+
+// The rules never produce a block the store would refuse.
+const _: () =
+    assert!(proverka_ledger::MAX_BLOCK_STATE_WRITES <= proverka_store::MAX_BLOCK_STATE_WRITES);
