@@ -127,6 +127,9 @@ enum Command {
     BenchTrust {
         #[arg(long, default_value_t = 20_000)]
         devices: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 256)]
+        clients: usize,
         /// Seconds per raw verification measurement.
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
@@ -398,7 +401,11 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             genesis,
         } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
         Command::Org { action } => org(action).await,
-        Command::BenchTrust { devices, seconds } => crate::demo::bench(devices, seconds).await,
+        Command::BenchTrust {
+            devices,
+            clients,
+            seconds,
+        } => crate::demo::bench(devices, clients.clamp(1, 4096), seconds).await,
         Command::Demo {
             data_dir,
             listen,

@@ -33,7 +33,7 @@ pub struct DemoOptions {
 
 /// Most devices a demo plays (each costs four statements).
 pub const MAX_DEMO_DEVICES: usize = 100_000;
-/// Concurrent submissions.
+/// Concurrent submissions of the demo (the benchmark takes `--clients`).
 const CLIENTS: usize = 64;
 /// Devices per gateway evidence batch.
 const BATCH: usize = 100;
@@ -95,6 +95,7 @@ struct Device {
 }
 
 struct City {
+    clients: usize,
     http: reqwest::Client,
     url: String,
     admin: Signer,
@@ -149,7 +150,7 @@ async fn stop(node: RunningNode) {
 }
 
 async fn play(opts: &DemoOptions, data_dir: &std::path::Path, url: &str) -> Result<(), Failure> {
-    let city = City::open(data_dir, url)?;
+    let city = City::open(data_dir, url, CLIENTS)?;
     let started = Instant::now();
     city.govern().await?;
     city.catalogue().await?;
@@ -181,7 +182,7 @@ async fn play(opts: &DemoOptions, data_dir: &std::path::Path, url: &str) -> Resu
 
 impl City {
     /// The city's parties, with the dev node's administrator as founding governance member.
-    fn open(data_dir: &std::path::Path, url: &str) -> Result<Self, Failure> {
+    fn open(data_dir: &std::path::Path, url: &str, clients: usize) -> Result<Self, Failure> {
         let pem = std::fs::read_to_string(DataDir::new(data_dir).dev_admin_key())
             .map_err(|e| Failure::input(format!("reading the dev admin key: {e}")))?;
         let admin = Signer {
@@ -189,7 +190,7 @@ impl City {
             key: PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)?,
         };
         let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(CLIENTS)
+            .pool_max_idle_per_host(clients)
             .build()
             .map_err(Failure::network)?;
         let orgs = vec![
@@ -201,6 +202,7 @@ impl City {
             Signer::new("audit", KeyType::P256)?,
         ];
         Ok(City {
+            clients,
             http,
             url: url.to_owned(),
             admin,
@@ -214,7 +216,7 @@ impl City {
         let started = Instant::now();
         let queue = Arc::new(std::sync::Mutex::new(stmts));
         let mut tasks = Vec::new();
-        for _ in 0..CLIENTS.min(total) {
+        for _ in 0..self.clients.min(total) {
             let (http, url, queue) = (self.http.clone(), self.url.clone(), queue.clone());
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -617,7 +619,7 @@ async fn post(http: &reqwest::Client, url: &str, stmt: Vec<u8>) -> Result<(), Fa
 /// `proverka bench-trust`: attestations registered per second end to end over HTTP (one by one,
 /// and through gateway batches), against the raw signature verification rate measured in the
 /// same run.
-pub async fn bench(devices: usize, seconds: f64) -> Result<(), Failure> {
+pub async fn bench(devices: usize, clients: usize, seconds: f64) -> Result<(), Failure> {
     if devices == 0 || devices > MAX_DEMO_DEVICES {
         return Err(Failure::input(format!(
             "--devices must be 1..={MAX_DEMO_DEVICES}"
@@ -632,7 +634,10 @@ pub async fn bench(devices: usize, seconds: f64) -> Result<(), Failure> {
     let raw_p256 = crate::bench::raw_rate(&p256, cores, seconds, false);
     // Half the devices sign with P-256, half with Ed25519: the raw rate of that mix.
     let raw_mix = 1.0 / (0.5 / raw_p256 + 0.5 / raw_ed);
-    println!("proverka bench-trust: {cores} cores, {devices} devices (half P-256, half Ed25519)");
+    println!(
+        "proverka bench-trust: {cores} cores, {devices} devices (half P-256, half Ed25519), \
+         {clients} clients"
+    );
     println!(
         "(a) raw verification on {cores} threads: Ed25519 {raw_ed:.0}/s, P-256 {raw_p256:.0}/s, \
          50/50 mix {raw_mix:.0}/s\n"
@@ -648,7 +653,7 @@ pub async fn bench(devices: usize, seconds: f64) -> Result<(), Failure> {
     .map_err(|e| Failure::input(format!("starting the node: {e}")))?;
     let url = format!("http://{}", node.addr);
     let result = async {
-        let city = City::open(temp.path(), &url)?;
+        let city = City::open(temp.path(), &url, clients)?;
         city.govern().await?;
         city.catalogue().await?;
         let devs = city.births(devices).await?;

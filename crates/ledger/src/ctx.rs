@@ -50,6 +50,11 @@ pub struct Ctx<'a> {
     pub pos: u32,
     /// Entry id of the statement being judged.
     pub entry: [u8; 32],
+    /// This node already judged the whole statement at submission and every signature in it
+    /// verified (see `SignatureCache`): signatures nested inside it (evidence batch items)
+    /// need not be verified again. Signature validity depends only on the bytes and the `kid`,
+    /// and each `kid` is looked up again here, so skipping cannot change a decision.
+    pub prechecked: bool,
     local: Overlay,
     writes: Writes,
 }
@@ -68,6 +73,7 @@ impl<'a> Ctx<'a> {
             block,
             pos,
             entry,
+            prechecked: false,
             local: Overlay::new(),
             writes: Vec::new(),
         }

@@ -506,7 +506,7 @@ fn batch_item(ctx: &mut Ctx, bytes: &[u8], limits: &Limits) -> RuleResult {
     if kinds::of(&item) != Some(kinds::EVIDENCE) {
         return Err(Rejection::Malformed("batch items must be evidence statements".into()).into());
     }
-    let (dev, device) = device_signer(ctx, &item, false)?;
+    let (dev, device) = device_signer(ctx, &item, ctx.prechecked)?;
     evidence(ctx, dev, device, &item)
 }
 

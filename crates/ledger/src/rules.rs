@@ -457,7 +457,9 @@ impl Rules {
             }
         };
         let mut ctx = Ctx::new(view, overlay, block, pos, id);
-        let result = self.judge(&mut ctx, &stmt, cache.is_verified(&id));
+        let verified = cache.is_verified(&id);
+        ctx.prechecked = verified;
+        let result = self.judge(&mut ctx, &stmt, verified);
         Ok(match verdict(result, ctx)? {
             Ok(writes) => Decision::Register { id, writes },
             Err(reason) => Decision::Reject { id, reason },
