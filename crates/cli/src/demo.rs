@@ -233,6 +233,20 @@ impl City {
         Ok(total as f64 / started.elapsed().as_secs_f64().max(1e-9))
     }
 
+    async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, Failure> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .map_err(|e| Failure::network(format!("GET {path}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(Failure::refused(format!("GET {path}: {}", resp.status())));
+        }
+        let body = resp.bytes().await.map_err(Failure::network)?;
+        Ok(body.to_vec())
+    }
+
     async fn get(&self, path: &str) -> Result<Value, Failure> {
         let resp = self
             .http
@@ -534,15 +548,7 @@ impl City {
     }
 
     async fn audit(&self, device: &Device) -> Result<(), Failure> {
-        let keys = self
-            .http
-            .get(format!("{}/.well-known/scitt-keys", self.url))
-            .send()
-            .await
-            .map_err(Failure::network)?
-            .bytes()
-            .await
-            .map_err(Failure::network)?;
+        let keys = self.get_bytes("/.well-known/scitt-keys").await?;
         let log_keys =
             proverka_statement::PublicKey::from_cose_key_set(&keys).map_err(Failure::verify)?;
         let id = hex::encode(&device.id);
@@ -553,14 +559,8 @@ impl City {
         for e in history["entries"].as_array().into_iter().flatten() {
             let entry = e["entry"].as_str().unwrap_or_default();
             let statement = self
-                .http
-                .get(format!("{}/entries/{entry}/statement", self.url))
-                .send()
-                .await
-                .map_err(Failure::network)?
-                .bytes()
-                .await
-                .map_err(Failure::network)?;
+                .get_bytes(&format!("/entries/{entry}/statement"))
+                .await?;
             let receipt = base64_decode(e["receipt"].as_str().unwrap_or_default())?;
             let ok = log_keys
                 .iter()

@@ -38,17 +38,19 @@ fn an_applicant_joins_with_one_command_and_a_member_admits_it_with_one_vote() {
     assert_eq!(status, 404, "not a member before the vote");
 
     let admin_pem = node.dir.join("dev-admin.key.pem");
-    let (code, _, err) = cli(&[
-        "org",
-        "vote",
-        &proposal,
-        "--key",
-        admin_pem.to_str().unwrap(),
-        "--iss",
-        "dev-admin",
-        "--url",
-        &node.url,
-    ]);
+    let vote = |extra: &[&str]| {
+        let mut args = vec![
+            "org",
+            "vote",
+            &proposal,
+            "--key",
+            admin_pem.to_str().unwrap(),
+        ];
+        args.extend_from_slice(&["--iss", "dev-admin", "--url", &node.url]);
+        args.extend_from_slice(extra);
+        cli(&args)
+    };
+    let (code, _, err) = vote(&[]);
     assert_eq!(code, 0, "{err}");
     let (status, body) = http_get(&format!("{}/orgs/newco", node.url)).unwrap();
     assert_eq!(status, 200);
@@ -59,18 +61,7 @@ fn an_applicant_joins_with_one_command_and_a_member_admits_it_with_one_vote() {
     );
 
     // A second vote on the closed proposal is refused with exit code 4 and the reason.
-    let (code, _, err) = cli(&[
-        "org",
-        "vote",
-        &proposal,
-        "--key",
-        admin_pem.to_str().unwrap(),
-        "--iss",
-        "dev-admin",
-        "--reject",
-        "--url",
-        &node.url,
-    ]);
+    let (code, _, err) = vote(&["--reject"]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("no open proposal"), "{err}");
     node.stop();

@@ -1,12 +1,10 @@
 //! Organisations, governance and the device-trust registration rules, as a specification:
 //! who may register what, what each statement changes, and why each refusal happens.
 
-use std::collections::{HashMap, HashSet};
-
 use proverka_ledger::records::{device_hash, keys, DeviceRecord, OrgRecord, Role};
 use proverka_ledger::{
-    make, BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, SignatureCache,
-    StateError, StateView, GENESIS_FORMAT, PROPOSAL_TTL_MS,
+    make, BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, GENESIS_FORMAT,
+    PROPOSAL_TTL_MS,
 };
 use proverka_statement::{
     sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
@@ -14,27 +12,8 @@ use proverka_statement::{
 
 const T0: u64 = 1_780_000_000_000;
 
-#[derive(Default)]
-struct MemState {
-    kv: HashMap<Vec<u8>, Vec<u8>>,
-    entries: HashSet<[u8; 32]>,
-}
-
-impl StateView for MemState {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.kv.get(key).cloned())
-    }
-    fn has_entry(&self, id: &[u8; 32]) -> Result<bool, StateError> {
-        Ok(self.entries.contains(id))
-    }
-}
-
-struct NoCache;
-impl SignatureCache for NoCache {
-    fn is_verified(&self, _: &[u8; 32]) -> bool {
-        false
-    }
-}
+mod support;
+use support::{MemState, NoCache};
 
 /// A party that signs statements: an organisation key or a device key.
 struct Party {
@@ -741,25 +720,6 @@ fn a_birth_certificates_idevid_chain_must_reach_the_models_root_and_carry_the_de
 }
 
 // ---------------------------------------------------------------- status, decay and exposure
-
-impl proverka_ledger::query::StateScan for MemState {
-    fn scan(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
-        let mut rows: Vec<_> = self
-            .kv
-            .iter()
-            .filter(|(k, _)| k.starts_with(prefix) && after.is_none_or(|a| k.as_slice() > a))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        rows.sort();
-        rows.truncate(limit);
-        Ok(rows)
-    }
-}
 
 use proverka_ledger::query;
 use proverka_trust::Status;

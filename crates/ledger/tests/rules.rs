@@ -1,36 +1,15 @@
 //! The registration rules as a specification: what a block registers, and why it refuses.
 
-use std::collections::{HashMap, HashSet};
-
 use proverka_ledger::{
-    BlockContext, Decision, Genesis, GenesisIssuer, IssuerRecord, Rejection, Rules, SignatureCache,
-    StateError, StateView, GENESIS_FORMAT, ISSUER_REGISTRATION_CONTENT_TYPE,
+    BlockContext, Decision, Genesis, GenesisIssuer, IssuerRecord, Rejection, Rules, GENESIS_FORMAT,
+    ISSUER_REGISTRATION_CONTENT_TYPE,
 };
 use proverka_statement::{
     sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
 };
 
-#[derive(Default)]
-struct MemState {
-    kv: HashMap<Vec<u8>, Vec<u8>>,
-    entries: HashSet<[u8; 32]>,
-}
-
-impl StateView for MemState {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.kv.get(key).cloned())
-    }
-    fn has_entry(&self, id: &[u8; 32]) -> Result<bool, StateError> {
-        Ok(self.entries.contains(id))
-    }
-}
-
-struct NoCache;
-impl SignatureCache for NoCache {
-    fn is_verified(&self, _: &[u8; 32]) -> bool {
-        false
-    }
-}
+mod support;
+use support::{MemState, NoCache};
 
 struct Fixture {
     admin: PrivateKey,
