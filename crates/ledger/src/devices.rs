@@ -126,6 +126,7 @@ pub fn birth(rules: &Rules, ctx: &mut Ctx, signer: &Signer, stmt: &SignedStateme
         evidence: None,
         decommissioned_ms: None,
         idevid_serial,
+        identity_revoked_ms: None,
     };
     ctx.put(keys::device_key(&key.thumbprint()), dev.to_vec());
     ctx.put(keys::idx_owner(&record.owner, &dev), Vec::new());
@@ -559,5 +560,43 @@ pub fn policy(ctx: &mut Ctx, signer: &Signer, stmt: &SignedStatement) -> RuleRes
         .tightened(&record.to_override())
         .map_err(|e| Rejection::NotPermitted(format!("policy: {e}")))?;
     ctx.put_record(keys::policy(&org.iss), &record);
+    Ok(())
+}
+
+/// `revoke-device`: the device's maker revokes its identity (a cloned or extracted key, a
+/// provisioning error). The device key is revoked with it, so the device can sign nothing more,
+/// and its status is contraindicated for good.
+pub fn revoke_device(ctx: &mut Ctx, signer: &Signer, stmt: &SignedStatement) -> RuleResult {
+    let maker = signer.require_role(Role::Manufacturer)?;
+    let mut f = Fields::decode(stmt.payload()).map_err(bad("revoke-device"))?;
+    let device_id = f
+        .bytes(1, 1, MAX_DEVICE_ID_BYTES)
+        .map_err(bad("revoke-device"))?;
+    let _reason = f.opt_text(2).map_err(bad("revoke-device"))?;
+    f.finish().map_err(bad("revoke-device"))?;
+    let dev = device_hash(&device_id);
+    let Some(mut device) = ctx.record::<DeviceRecord>(&keys::device(&dev))? else {
+        return Err(Rejection::NotFound(format!("no device {}", hex::encode(&device_id))).into());
+    };
+    if device.maker != maker.iss {
+        return Err(Rejection::NotPermitted(format!(
+            "only its maker {} revokes a device's identity",
+            device.maker
+        ))
+        .into());
+    }
+    if device.identity_revoked_ms.is_some() {
+        return Err(Rejection::Conflict("the device's identity is already revoked".into()).into());
+    }
+    let key = PublicKey::from_cose_key(&device.key)
+        .map_err(|e| StateError(format!("corrupt device key: {e}")))?;
+    ctx.delete(keys::device_key(&key.thumbprint()));
+    ctx.put(
+        keys::revoked(&key.thumbprint()),
+        ctx.block.time_ms.to_be_bytes().to_vec(),
+    );
+    device.identity_revoked_ms = Some(ctx.block.time_ms);
+    ctx.put_record(keys::device(&dev), &device);
+    ctx.touch_history(&dev);
     Ok(())
 }

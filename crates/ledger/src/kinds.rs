@@ -20,9 +20,10 @@ pub const ADVISORY: &str = "application/vnd.proverka.advisory+cbor";
 pub const EVIDENCE: &str = "application/vnd.proverka.evidence+cbor";
 pub const EVIDENCE_BATCH: &str = "application/vnd.proverka.evidence-batch+cbor";
 pub const POLICY: &str = "application/vnd.proverka.policy+cbor";
+pub const REVOKE_DEVICE: &str = "application/vnd.proverka.revoke-device+cbor";
 
 /// Every content type with a rule, for documentation and tests.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 16] = [
     ISSUER,
     JOIN,
     VOTE,
@@ -38,6 +39,7 @@ pub const ALL: [&str; 15] = [
     EVIDENCE,
     EVIDENCE_BATCH,
     POLICY,
+    REVOKE_DEVICE,
 ];
 
 /// The rule-bearing content type of a statement, if it has one.

@@ -243,3 +243,12 @@ pub fn policy(
     }
     encode_map(fields)
 }
+
+/// `revoke-device` (by its maker), with an optional reason.
+pub fn revoke_device(device_id: &[u8], reason: Option<&str>) -> Vec<u8> {
+    let mut fields = vec![(1, bytes(device_id))];
+    if let Some(r) = reason {
+        fields.push((2, text(r)));
+    }
+    encode_map(fields)
+}

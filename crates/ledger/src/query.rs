@@ -181,7 +181,7 @@ pub fn appraise_device(
     });
     appraise(
         &DeviceFacts {
-            identity_revoked: false,
+            identity_revoked: device.identity_revoked_ms.is_some(),
             decommissioned: device.decommissioned_ms.is_some(),
             rollback: device.rollback,
             evidence: evidence.as_ref(),

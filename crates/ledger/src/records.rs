@@ -139,6 +139,9 @@ pub struct DeviceRecord {
     pub decommissioned_ms: Option<u64>,
     /// Subject serialNumber of its verified IDevID certificate, if the birth carried one.
     pub idevid_serial: Option<String>,
+    /// When its maker revoked its identity (cloned or extracted key, bad provisioning).
+    #[serde(default)]
+    pub identity_revoked_ms: Option<u64>,
 }
 
 /// A firmware release of a model.

@@ -337,6 +337,7 @@ impl Rules {
             Some(kinds::RELEASE) => firmware::release(ctx, signer, stmt),
             Some(kinds::ADVISORY) => firmware::advisory(ctx, signer, stmt),
             Some(kinds::POLICY) => devices::policy(ctx, signer, stmt),
+            Some(kinds::REVOKE_DEVICE) => devices::revoke_device(ctx, signer, stmt),
             Some(kinds::EVIDENCE_BATCH) => devices::evidence_batch(ctx, signer, stmt, &self.limits),
             _ => Ok(()),
         }

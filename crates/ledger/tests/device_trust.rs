@@ -844,3 +844,38 @@ fn an_owner_tightens_its_policy_but_cannot_loosen_it_past_the_defaults() {
         "other owners keep the defaults"
     );
 }
+
+#[test]
+fn a_maker_revokes_a_device_identity_which_is_contraindicated_for_good_and_signs_nothing_more() {
+    let mut c = city();
+    c.submit(c.sign(&c.acme, MODEL, &make::model("meter", &[])))
+        .unwrap();
+    c.submit(c.sign(&c.acme, RELEASE, &release("meter", "1.0", FW1, 1)))
+        .unwrap();
+    let d = c.born_device("dev-0");
+    c.submit(c.evidence(&d, "dev-0", FW1, 1, c.now)).unwrap();
+    let by_owner_not_maker = c.sign(&c.cert, REVOKE_DEVICE, &make::revoke_device(b"dev-0", None));
+    assert!(matches!(
+        c.submit(by_owner_not_maker),
+        Err(Rejection::MissingRole { .. })
+    ));
+    let by_other_maker = c.sign(&c.bolt, REVOKE_DEVICE, &make::revoke_device(b"dev-0", None));
+    assert!(matches!(
+        c.submit(by_other_maker),
+        Err(Rejection::NotPermitted(_))
+    ));
+    let revoke = make::revoke_device(b"dev-0", Some("key extracted from a returned unit"));
+    c.submit(c.sign(&c.acme, REVOKE_DEVICE, &revoke)).unwrap();
+    assert_eq!(
+        status(&c, "dev-0"),
+        (Status::Contraindicated, vec!["identity-revoked"])
+    );
+    c.now += 1000;
+    let e = c.evidence(&d, "dev-0", FW1, 1, c.now);
+    assert_eq!(
+        c.submit(e),
+        Err(Rejection::RevokedKey(hex::encode(
+            d.key.public_key().thumbprint()
+        )))
+    );
+}
