@@ -33,6 +33,29 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+pub enum DeviceQuery {
+    /// The device record with its current status.
+    Show {
+        /// Device id (hex of its id bytes).
+        id: String,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// Status, reasons, trust vector, expiry and the EAR signed by the ledger.
+    Status {
+        id: String,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// Every statement about the device, each with its receipt.
+    History {
+        id: String,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum OrgAction {
     /// Sign a join proposal with the key the organisation will use, submit it, and print
     /// the proposal id governance members vote on.
@@ -133,6 +156,43 @@ enum Command {
         /// Seconds per raw verification measurement.
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
+    },
+    /// A device's record, trust status (with reasons and the signed EAR) or full history.
+    Device {
+        #[command(subcommand)]
+        what: DeviceQuery,
+    },
+    /// One page of a fleet with trust status: by owner, maker, model or firmware.
+    Fleet {
+        #[arg(long, group = "by")]
+        owner: Option<String>,
+        #[arg(long, group = "by")]
+        maker: Option<String>,
+        /// MAKER/NAME
+        #[arg(long, group = "by")]
+        model: Option<String>,
+        /// Firmware digest (hex).
+        #[arg(long, group = "by")]
+        firmware: Option<String>,
+        /// none, affirming, warning or contraindicated.
+        #[arg(long)]
+        status: Option<String>,
+        /// Continue after this device (the previous page's `next`).
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// An advisory's exposure: which devices, whose, for how long.
+    Advisory {
+        issuer: String,
+        id: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
     },
     /// Organisations: ask to join (one command for the applicant), vote (one per member).
     Org {
@@ -401,6 +461,57 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             genesis,
         } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
         Command::Org { action } => org(action).await,
+        Command::Device { what } => {
+            let (url, path) = match what {
+                DeviceQuery::Show { id, url } => (url, format!("/devices/{id}")),
+                DeviceQuery::Status { id, url } => (url, format!("/devices/{id}/status")),
+                DeviceQuery::History { id, url } => {
+                    (url, format!("/devices/{id}/history?limit=1000"))
+                }
+            };
+            print_json(&url, &path).await
+        }
+        Command::Fleet {
+            owner,
+            maker,
+            model,
+            firmware,
+            status,
+            after,
+            limit,
+            url,
+        } => {
+            let by = [
+                ("owner", owner),
+                ("maker", maker),
+                ("model", model),
+                ("firmware", firmware),
+            ]
+            .into_iter()
+            .find_map(|(k, v)| v.map(|v| (k, v)))
+            .ok_or_else(|| Failure::input("give --owner, --maker, --model or --firmware"))?;
+            let mut path = format!("/fleet?{}={}&limit={limit}", by.0, query_escape(&by.1));
+            if let Some(s) = status {
+                path.push_str(&format!("&status={}", query_escape(&s)));
+            }
+            if let Some(a) = after {
+                path.push_str(&format!("&after={}", query_escape(&a)));
+            }
+            print_json(&url, &path).await
+        }
+        Command::Advisory {
+            issuer,
+            id,
+            limit,
+            url,
+        } => {
+            let path = format!(
+                "/advisories/{}/{}?limit={limit}",
+                query_escape(&issuer),
+                query_escape(&id)
+            );
+            print_json(&url, &path).await
+        }
         Command::BenchTrust {
             devices,
             clients,
@@ -601,6 +712,32 @@ fn sign(key: &PrivateKey, iss: &str, sub: &str, content_type: &str, payload: &[u
         payload,
     };
     sign_statement(key, &params)
+}
+
+/// Fetches a JSON answer and prints it indented.
+async fn print_json(url: &str, path: &str) -> Result<(), Failure> {
+    let bytes = Client::new(url)?
+        .get_bytes(path, "application/json")
+        .await?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::network(format!("{path}: not JSON: {e}")))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for paths and queries.
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn org(action: OrgAction) -> Result<(), Failure> {
