@@ -879,3 +879,24 @@ fn a_maker_revokes_a_device_identity_which_is_contraindicated_for_good_and_signs
         )))
     );
 }
+
+#[test]
+fn a_forged_signature_anywhere_in_a_gateway_batch_refuses_the_batch_naming_the_item() {
+    let mut c = city();
+    let devices: Vec<Party> = (0..4).map(|i| c.born_device(&format!("dev-{i}"))).collect();
+    let mut items: Vec<Vec<u8>> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| c.evidence(d, &format!("dev-{i}"), FW2, 2, c.now))
+        .collect();
+    let last = items[2].len() - 1;
+    items[2][last] ^= 0x01; // the signature is the last field of the COSE_Sign1
+    let refused = c.submit(c.sign(&c.water, EVIDENCE_BATCH, &make::evidence_batch(&items)));
+    match refused {
+        Err(Rejection::BatchItem { index: 2, reason }) => {
+            assert!(matches!(*reason, Rejection::Signature(_)), "{reason:?}")
+        }
+        other => panic!("expected item 2's signature to be refused, got {other:?}"),
+    }
+    assert!(c.device("dev-0").evidence.is_none());
+}
