@@ -248,18 +248,8 @@ impl City {
     }
 
     async fn get(&self, path: &str) -> Result<Value, Failure> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .map_err(|e| Failure::network(format!("GET {path}: {e}")))?;
-        if !resp.status().is_success() {
-            return Err(Failure::refused(format!("GET {path}: {}", resp.status())));
-        }
-        resp.json()
-            .await
-            .map_err(|e| Failure::network(format!("GET {path}: {e}")))
+        let body = self.get_bytes(path).await?;
+        serde_json::from_slice(&body).map_err(|e| Failure::network(format!("GET {path}: {e}")))
     }
 
     async fn govern(&self) -> Result<(), Failure> {

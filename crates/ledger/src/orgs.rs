@@ -3,7 +3,7 @@
 use proverka_statement::{PublicKey, SignedStatement};
 
 use crate::ctx::{Ctx, RuleResult};
-use crate::issuers::{state_key as issuer_key, IssuerRecord};
+use crate::issuers::IssuerRecord;
 use crate::payload::{text_item, Fields};
 use crate::records::{keys, Kid, OrgRecord, ProposalRecord, Role};
 use crate::rules::{Rejection, Rules, Signer};
@@ -199,8 +199,8 @@ fn ensure_join_possible(rules: &Rules, ctx: &Ctx, iss: &str, key: &PublicKey) ->
 /// (a revoked key stays registered, so it can never come back).
 pub fn ensure_key_unused(rules: &Rules, ctx: &Ctx, key: &PublicKey) -> RuleResult {
     let kid = key.thumbprint();
+    // `issuer` covers genesis and registered issuer keys (`issuer/` ‖ kid).
     let in_use = rules.issuer(ctx, &kid)?.is_some()
-        || ctx.get(&issuer_key(&kid))?.is_some()
         || ctx.get(&keys::device_key(&kid))?.is_some()
         || ctx.get(&keys::revoked(&kid))?.is_some();
     if in_use {

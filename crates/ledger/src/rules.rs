@@ -392,12 +392,15 @@ impl Rules {
             let reason = "small-order Ed25519 key: it would accept forged signatures";
             return Err(Rejection::BadRegistration(reason.into()).into());
         }
-        let kid = record.key.thumbprint();
-        if self.issuer(ctx, &kid)?.is_some() {
-            return Err(Rejection::IssuerAlreadyRegistered(hex::encode(kid)).into());
-        }
-        if orgs::ensure_key_unused(self, ctx, &record.key).is_err() {
-            return Err(Rejection::IssuerAlreadyRegistered(hex::encode(kid)).into());
+        // Any use of the key (issuer, device, revoked) is "already registered"; a failed state
+        // read still aborts the block.
+        match orgs::ensure_key_unused(self, ctx, &record.key) {
+            Ok(()) => {}
+            Err(Fail::Reject(_)) => {
+                let kid = record.key.thumbprint();
+                return Err(Rejection::IssuerAlreadyRegistered(hex::encode(kid)).into());
+            }
+            Err(e) => return Err(e),
         }
         ctx.put(record.state_key(), record.encode());
         Ok(())

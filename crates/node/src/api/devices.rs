@@ -250,7 +250,9 @@ pub async fn fleet(
         let view = StoreView(&s.store);
         let now = s.head().timestamp_ms;
         let page = query::fleet(&view, &which, after.as_ref(), limit).map_err(internal)?;
+        // Read once per page: a page shares few models and owners.
         let mut facts: HashMap<Id, ModelFacts> = HashMap::new();
+        let mut policies: HashMap<String, proverka_trust::Policy> = HashMap::new();
         let mut devices = Vec::new();
         for dev in &page {
             let Some(d) = query::device_by_hash(&view, dev).map_err(internal)? else {
@@ -262,8 +264,13 @@ pub async fn fleet(
                     e.insert(ModelFacts::load(&view, &d.model).map_err(internal)?)
                 }
             };
-            let policy = query::owner_policy(&view, &d.owner).map_err(internal)?;
-            let a = query::appraise_device(&d, model_facts, &policy, now);
+            let policy = match policies.entry(d.owner.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(query::owner_policy(&view, &d.owner).map_err(internal)?)
+                }
+            };
+            let a = query::appraise_device(&d, model_facts, policy, now);
             if q.get("status")
                 .is_some_and(|want| want != a.status.as_str())
             {
