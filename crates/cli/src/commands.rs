@@ -299,6 +299,31 @@ enum Command {
         #[arg(long)]
         genesis: Option<PathBuf>,
     },
+    /// Fetch a state proof (CBOR bundle) for ledger keys or for a device's status inputs.
+    StateProof {
+        /// The ledger's URL.
+        #[arg(long)]
+        url: String,
+        /// A device id (hex): its record and every key its status is computed from ...
+        #[arg(long, conflicts_with = "key")]
+        device: Option<String>,
+        /// ... or ledger keys (hex), repeatable.
+        #[arg(long)]
+        key: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a state proof offline with only the genesis file (validators and namespace); with
+    /// --device, also recompute the device's status from the proved records.
+    VerifyState {
+        #[arg(long)]
+        proof: PathBuf,
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Device id (hex) whose status to recompute from the proof.
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Measure verification, end-to-end registration, proof serving and memory (BENCHMARKS.md).
     Bench {
         /// Concurrent HTTP clients.
@@ -545,6 +570,17 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             };
             crate::bench::run(opts).await
         }
+        Command::StateProof {
+            url,
+            device,
+            key,
+            out,
+        } => state_proof(&url, device.as_deref(), &key, &out).await,
+        Command::VerifyState {
+            proof,
+            genesis,
+            device,
+        } => verify_state(&proof, &genesis, device.as_deref()),
         Command::VerifyConsistency {
             old,
             new,
@@ -902,6 +938,85 @@ async fn verify_consistency(
         a.size, b.size, genesis.origin
     );
     Ok(())
+}
+
+async fn state_proof(
+    url: &str,
+    device: Option<&str>,
+    keys: &[String],
+    out: &Path,
+) -> Result<(), Failure> {
+    let path = match device {
+        Some(id) => format!("/devices/{id}/proof"),
+        None if keys.is_empty() => return Err(Failure::input("give --device ID or --key HEX")),
+        None => format!(
+            "/state/proof?{}",
+            keys.iter()
+                .map(|k| format!("key={k}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        ),
+    };
+    let bundle = Client::new(url)?
+        .get_bytes(&path, "application/cbor")
+        .await?;
+    std::fs::write(out, &bundle).map_err(|e| Failure::input(format!("{}: {e}", out.display())))?;
+    println!("wrote {} ({} bytes)", out.display(), bundle.len());
+    Ok(())
+}
+
+fn verify_state(proof: &Path, genesis_path: &Path, device: Option<&str>) -> Result<(), Failure> {
+    use proverka_node::state_proof::{self, ProvedView, StateProofBundle};
+    let genesis_bytes = read(genesis_path)?;
+    let genesis = Genesis::from_bytes(&genesis_bytes).map_err(Failure::input)?;
+    let bundle = StateProofBundle::decode(&read(proof)?).map_err(Failure::input)?;
+    let verified = state_proof::verify(&Genesis::id(&genesis_bytes), &genesis.validators, &bundle)
+        .map_err(Failure::verify)?;
+    println!(
+        "OK: state root {} after block {} is certified by finalized block {} (ledger time {} ms, {} validator(s))",
+        hex::encode(verified.root),
+        verified.height,
+        verified.certified_by.height,
+        verified.certified_by.timestamp_ms,
+        genesis.validators.len()
+    );
+    for (key, value) in &verified.entries {
+        match value {
+            Some(v) => println!("  present {} ({} bytes)", printable_key(key), v.len()),
+            None => println!("  absent  {}", printable_key(key)),
+        }
+    }
+    if let Some(id) = device {
+        let device_id = hex::decode(id).map_err(|_| Failure::input("--device is hex"))?;
+        let (record, appraisal) = proverka_ledger::query::device_status(
+            &ProvedView::new(&verified),
+            &device_id,
+            verified.certified_by.timestamp_ms,
+        )
+        .map_err(Failure::verify)?
+        .ok_or_else(|| Failure::verify(format!("the proof does not contain device {id}")))?;
+        println!(
+            "device {id}: owner {}, status {} (recomputed offline from proved records)",
+            record.owner,
+            appraisal.status.as_str()
+        );
+        for reason in &appraisal.reasons {
+            println!("  reason: {reason}");
+        }
+    }
+    Ok(())
+}
+
+/// A ledger key for display: its text prefix (up to the first '/') and the rest in hex.
+fn printable_key(key: &[u8]) -> String {
+    match key.iter().position(|b| *b == b'/') {
+        Some(i) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&key[..=i]),
+            hex::encode(&key[i + 1..])
+        ),
+        None => hex::encode(key),
+    }
 }
 
 fn parse_hash(s: &str) -> Result<[u8; 32], Failure> {

@@ -3,7 +3,7 @@
 //! finalized blocks).
 
 use crate::block::{
-    block_context, Block, ChainBlock, MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES,
+    block_context, Anchor, Block, ChainBlock, MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES,
     MAX_STATEMENT_BYTES_PER_BLOCK,
 };
 use commonware_actor::Feedback;
@@ -55,6 +55,12 @@ pub trait Application: Clone + Send + Sync + 'static {
     /// answer for the same block. Runs on a thread where blocking is allowed. Not called for
     /// this validator's own proposals (except, possibly, after a restart).
     fn verify(&self, block: &Block) -> bool;
+
+    /// The outcome of the last block this application durably applied, for the next proposal
+    /// to certify ([`Anchor`]; `Anchor::default()` before the first block). Must return quickly.
+    /// Another validator's block is accepted only if [`Application::verify`] agrees with its
+    /// anchor, which it can check once it has applied that height itself.
+    fn anchor(&self) -> Anchor;
 
     /// A finalized block. Blocks arrive one at a time, in height order without gaps, each at
     /// least once: from genesis (height 0) on a fresh `data_dir`, and after a restart from the
@@ -287,9 +293,19 @@ where
             runtime.sleep(PROPOSE_POLL_INTERVAL).await;
         }
 
+        // Certify what we have applied, unless we lag behind the parent's proposer: anchors
+        // never go backwards along a chain.
+        let height = parent.height + 1;
+        let ours = self.app.anchor();
+        let anchor = if ours.may_follow(&parent.anchor, height) {
+            ours
+        } else {
+            parent.anchor
+        };
         let block = Block {
             parent: parent_digest.0,
-            height: parent.height + 1,
+            height,
+            anchor,
             timestamp_ms: millis(runtime.current()).max(parent.timestamp_ms),
             statements: batch.take(),
             context: block_context(&context),
@@ -331,6 +347,7 @@ where
                 || b.parent != context.parent.1 .0
                 || b.parent != parent_digest
                 || b.height != parent.height + 1
+                || !b.anchor.may_follow(&parent.anchor, b.height)
             {
                 warn!(
                     height = b.height,

@@ -20,9 +20,11 @@ pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 /// Maximum size of an encoded block, in bytes (8 MiB), header and length prefixes included.
 pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
 /// Size of the fixed block header, in bytes (see `docs/blocks.md`).
-pub const HEADER_BYTES: usize = 1 + 8 + 8 + 32 + 8 + 32 + 8 + 8;
+pub const HEADER_BYTES: usize = 1 + 8 + 8 + 32 + 8 + 32 + 8 + 8 + ANCHOR_BYTES;
+/// Size of the [`Anchor`] at the end of the header.
+pub const ANCHOR_BYTES: usize = 8 + 8 + 32 + 32;
 /// The only block format version this code reads and writes.
-pub const BLOCK_FORMAT_VERSION: u8 = 1;
+pub const BLOCK_FORMAT_VERSION: u8 = 2;
 /// Upper bound on the sum of statement lengths in one block: what is left of
 /// [`MAX_BLOCK_BYTES`] after the header, the count prefix (at most 5 bytes) and one length prefix
 /// of at most 3 bytes per statement. Any batch within both this and [`MAX_STATEMENTS_PER_BLOCK`]
@@ -53,6 +55,34 @@ pub struct BlockContext {
     pub parent_view: u64,
 }
 
+/// What a block certifies about the ledger: the log and the authenticated state right after the
+/// block at `height`, the latest block its proposer had applied. Once the block is finalized,
+/// its finalization certificate is the committee's signature on these roots, so a light client
+/// can check a receipt's tree head or a state proof with only the committee's keys.
+///
+/// Anchors never go backwards along a chain: a block's anchor height is below its own height and
+/// at least its parent's (equal only with the very same anchor). Height 0 means "nothing applied
+/// yet" and carries zero roots. The roots themselves are the application's business; consensus
+/// only carries them and enforces the order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Anchor {
+    /// Height of the block whose outcome this describes.
+    pub height: u64,
+    /// RFC 9162 log size after that block.
+    pub log_size: u64,
+    /// RFC 9162 root of the log of `log_size` leaves.
+    pub log_root: [u8; 32],
+    /// State root after that block (`proverka-state`).
+    pub state_root: [u8; 32],
+}
+
+impl Anchor {
+    /// Whether a child block may carry `self` when its parent carries `parent` (see the type docs).
+    pub fn may_follow(&self, parent: &Anchor, child_height: u64) -> bool {
+        self.height < child_height && (self.height > parent.height || self == parent)
+    }
+}
+
 /// A block of statements, ordered by consensus. Statements are opaque bytes here; their meaning
 /// and validity belong to the [`Application`](crate::Application).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -68,6 +98,8 @@ pub struct Block {
     pub statements: Vec<Vec<u8>>,
     /// The consensus round the block was proposed in.
     pub context: BlockContext,
+    /// The ledger outcome this block certifies (see [`Anchor`]).
+    pub anchor: Anchor,
 }
 
 /// Why bytes are not a valid block.
@@ -110,6 +142,7 @@ impl Block {
                 leader: GENESIS_LEADER,
                 parent_view: 0,
             },
+            anchor: Anchor::default(),
         }
     }
 
@@ -125,6 +158,10 @@ impl Block {
         buf.put_slice(&self.parent);
         buf.put_u64(self.height);
         buf.put_u64(self.timestamp_ms);
+        buf.put_u64(self.anchor.height);
+        buf.put_u64(self.anchor.log_size);
+        buf.put_slice(&self.anchor.log_root);
+        buf.put_slice(&self.anchor.state_root);
         debug_assert!(buf.is_empty());
         out
     }
@@ -205,6 +242,48 @@ impl Block {
     }
 }
 
+/// What a light client reads in an encoded header after checking it against a finalization
+/// certificate with [`digest_from_parts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderFacts {
+    /// The block's height.
+    pub height: u64,
+    /// The block's timestamp (ms since the Unix epoch): the ledger time it was finalized at.
+    pub timestamp_ms: u64,
+    /// The outcome it certifies.
+    pub anchor: Anchor,
+}
+
+/// Reads the height, timestamp and anchor of an encoded header.
+pub fn header_facts(header: &[u8; HEADER_BYTES]) -> Result<HeaderFacts, BlockError> {
+    if header[0] != BLOCK_FORMAT_VERSION {
+        return Err(BlockError::Encoding(format!(
+            "unknown block format version {}",
+            header[0]
+        )));
+    }
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&header[at..at + 8]);
+        u64::from_be_bytes(b)
+    };
+    let bytes_at = |at: usize| {
+        let mut b = [0u8; 32];
+        b.copy_from_slice(&header[at..at + 32]);
+        b
+    };
+    Ok(HeaderFacts {
+        height: u64_at(89),
+        timestamp_ms: u64_at(97),
+        anchor: Anchor {
+            height: u64_at(105),
+            log_size: u64_at(113),
+            log_root: bytes_at(121),
+            state_root: bytes_at(153),
+        },
+    })
+}
+
 /// Computes a block digest from its header and statements hash (what a light client does).
 pub fn digest_from_parts(header: &[u8; HEADER_BYTES], statements_hash: &[u8; 32]) -> [u8; 32] {
     let mut hasher = Sha256::new();
@@ -233,6 +312,12 @@ fn read_block(buf: &mut impl Buf) -> Result<Block, CodecError> {
     let parent = <[u8; 32]>::read(buf)?;
     let height = u64::read(buf)?;
     let timestamp_ms = u64::read(buf)?;
+    let anchor = Anchor {
+        height: u64::read(buf)?,
+        log_size: u64::read(buf)?,
+        log_root: <[u8; 32]>::read(buf)?,
+        state_root: <[u8; 32]>::read(buf)?,
+    };
     let count = usize::read_cfg(buf, &(0..=MAX_STATEMENTS_PER_BLOCK).into())?;
     let mut budget = MAX_BLOCK_BYTES - HEADER_BYTES - count.encode_size();
     let mut statements = Vec::with_capacity(count);
@@ -261,6 +346,7 @@ fn read_block(buf: &mut impl Buf) -> Result<Block, CodecError> {
             leader,
             parent_view,
         },
+        anchor,
     })
 }
 
@@ -378,6 +464,12 @@ mod tests {
                 leader: crate::ValidatorKey::from_seed([1; 32]).public_key_bytes(),
                 parent_view: 56,
             },
+            anchor: Anchor {
+                height: 41,
+                log_size: 1000,
+                log_root: [0x22; 32],
+                state_root: [0x33; 32],
+            },
         }
     }
 
@@ -398,15 +490,24 @@ mod tests {
             block.digest()
         );
         assert_eq!(
+            header_facts(&block.header()).unwrap(),
+            HeaderFacts {
+                height: block.height,
+                timestamp_ms: block.timestamp_ms,
+                anchor: block.anchor
+            }
+        );
+        assert_eq!(
             hex::encode(Block::genesis(b"proverka", 0).digest()),
             GOLDEN_GENESIS_DIGEST
         );
     }
 
-    /// version 01 | epoch 0 | view 57 | leader (key of seed [1; 32]) | parent_view 56 |
-    /// parent 11.. | height 42 | timestamp 1 700 000 000 123 ms; integers big-endian.
+    /// version 02 | epoch 0 | view 57 | leader (key of seed [1; 32]) | parent_view 56 |
+    /// parent 11.. | height 42 | timestamp 1 700 000 000 123 ms | anchor: height 41, log size
+    /// 1000, log root 22.., state root 33..; integers big-endian.
     const GOLDEN_HEADER: &str = concat!(
-        "01",
+        "02",
         "0000000000000000",
         "0000000000000039",
         "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
@@ -414,12 +515,16 @@ mod tests {
         "1111111111111111111111111111111111111111111111111111111111111111",
         "000000000000002a",
         "0000018bcfe5687b",
+        "0000000000000029",
+        "00000000000003e8",
+        "2222222222222222222222222222222222222222222222222222222222222222",
+        "3333333333333333333333333333333333333333333333333333333333333333",
     );
     const GOLDEN_STATEMENTS_HASH: &str =
         "26b3c9f2365d9991828c3960ac07c57aa4e24544c17fecd7b59d8e06c39f2b92";
-    const GOLDEN_DIGEST: &str = "3795be3cba1b4fd853cb491c531baaf4dd52d372a70559f467b01555b4f4fab1";
+    const GOLDEN_DIGEST: &str = "52749332ac29e367f94093a72df780cf8dba13c20ab92f55e563b85e0f8d1586";
     const GOLDEN_GENESIS_DIGEST: &str =
-        "9097eab94f0f5be28f971f986b4184da56f8bbbaae9fc6b2ad5c7e98f064fe04";
+        "619c9daf382e06431a1b0416a434a50aefcdd5ead6e4b00c645baee1c9fad437";
 
     #[test]
     fn encoding_round_trips_through_both_codecs() {
@@ -464,6 +569,18 @@ mod tests {
         let mut b = base.clone();
         b.context.leader = GENESIS_LEADER;
         variants.push(b);
+        let mut b = base.clone();
+        b.anchor.height += 1;
+        variants.push(b);
+        let mut b = base.clone();
+        b.anchor.log_size += 1;
+        variants.push(b);
+        let mut b = base.clone();
+        b.anchor.log_root[31] ^= 1;
+        variants.push(b);
+        let mut b = base.clone();
+        b.anchor.state_root[0] ^= 1;
+        variants.push(b);
         for variant in variants {
             assert_ne!(variant.digest(), base.digest(), "{variant:?}");
         }
@@ -486,7 +603,7 @@ mod tests {
         ));
 
         let mut version = encoded.clone();
-        version[0] = 2;
+        version[0] = 1; // the format before anchors
         assert!(matches!(
             Block::decode(&version),
             Err(BlockError::Encoding(_))

@@ -29,9 +29,9 @@ mod tests;
 
 pub use app::{Application, MAX_TIMESTAMP_AHEAD_MS, PROPOSE_POLL_INTERVAL};
 pub use block::{
-    digest_from_parts, Block, BlockContext, BlockError, BLOCK_FORMAT_VERSION, GENESIS_LEADER,
-    HEADER_BYTES, MAX_BLOCK_BYTES, MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES,
-    MAX_STATEMENT_BYTES_PER_BLOCK,
+    digest_from_parts, header_facts, Anchor, Block, BlockContext, BlockError, HeaderFacts,
+    ANCHOR_BYTES, BLOCK_FORMAT_VERSION, GENESIS_LEADER, HEADER_BYTES, MAX_BLOCK_BYTES,
+    MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES, MAX_STATEMENT_BYTES_PER_BLOCK,
 };
 pub use finality::{verify_finalization, CertificateError, FinalizedProposal};
 pub use key::{KeyError, ValidatorKey};
@@ -199,6 +199,39 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
     })
 }
 
+/// Reads finalized blocks and their certificates while the validator runs (answers `None` once
+/// it stopped).
+#[derive(Clone)]
+pub struct Archive {
+    shared: Arc<Shared>,
+    queries: mpsc::UnboundedSender<Query>,
+}
+
+impl Archive {
+    /// Height of the last block [`Application::finalized`] accepted (0 until then).
+    pub fn finalized_height(&self) -> u64 {
+        self.shared.applied_height().unwrap_or(0)
+    }
+
+    /// The encoded finalization certificate of the block at `height`, if stored.
+    pub async fn finalization(&self, height: u64) -> Option<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        self.queries
+            .unbounded_send(Query::Finalization(height, reply))
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+
+    /// The finalized block at `height`, if stored.
+    pub async fn block(&self, height: u64) -> Option<Block> {
+        let (reply, answer) = oneshot::channel();
+        self.queries
+            .unbounded_send(Query::Block(height, reply))
+            .ok()?;
+        answer.await.ok().flatten()
+    }
+}
+
 /// A running validator. Dropping it stops consensus as [`Handle::stop`] does, blocking the
 /// dropping thread until the runtime exits (at most about [`STOP_TIMEOUT`]).
 pub struct Handle {
@@ -225,20 +258,20 @@ impl Handle {
     /// The encoded finalization certificate of the block at `height`, if stored (see
     /// `docs/blocks.md`: a light client verifies it with the committee's keys and namespace).
     pub async fn finalization(&self, height: u64) -> Option<Vec<u8>> {
-        let (reply, answer) = oneshot::channel();
-        self.queries
-            .unbounded_send(Query::Finalization(height, reply))
-            .ok()?;
-        answer.await.ok().flatten()
+        self.archive().finalization(height).await
     }
 
     /// The finalized block at `height`, if stored.
     pub async fn block(&self, height: u64) -> Option<Block> {
-        let (reply, answer) = oneshot::channel();
-        self.queries
-            .unbounded_send(Query::Block(height, reply))
-            .ok()?;
-        answer.await.ok().flatten()
+        self.archive().block(height).await
+    }
+
+    /// A cloneable reader of finalized blocks and certificates, for the API.
+    pub fn archive(&self) -> Archive {
+        Archive {
+            shared: self.shared.clone(),
+            queries: self.queries.clone(),
+        }
     }
 
     /// This validator's public key (hex).

@@ -3,7 +3,7 @@
 
 use crate::{
     app::Application,
-    block::Block,
+    block::{Anchor, Block},
     engine::{self, channel_quota, max_message_size, Channels, EngineConfig, Query, Timing},
     verify_finalization,
 };
@@ -37,6 +37,10 @@ struct TestApp {
     refused: Arc<Mutex<Vec<Block>>>,
     /// Height consensus reported as already applied when it restarted.
     recovered: Arc<Mutex<Option<u64>>>,
+    /// The outcome of each applied height: a hash chain standing in for the ledger's roots.
+    anchors: Arc<Mutex<BTreeMap<u64, Anchor>>>,
+    /// Anchors of other validators' blocks that contradicted ours (must stay empty).
+    contradicted: Arc<Mutex<Vec<Anchor>>>,
 }
 
 impl TestApp {
@@ -72,9 +76,27 @@ impl Application for TestApp {
         batch
     }
 
-    fn verify(&self, _block: &Block) -> bool {
+    fn verify(&self, block: &Block) -> bool {
         *self.verify_calls.lock().unwrap() += 1;
+        // A height we have not applied yet cannot be checked here; honest validators agree on
+        // every applied height, which the tests assert through `contradicted`.
+        if let Some(ours) = self.anchors.lock().unwrap().get(&block.anchor.height) {
+            if *ours != block.anchor {
+                self.contradicted.lock().unwrap().push(block.anchor);
+                return false;
+            }
+        }
         !*self.reject.lock().unwrap()
+    }
+
+    fn anchor(&self) -> Anchor {
+        self.anchors
+            .lock()
+            .unwrap()
+            .values()
+            .next_back()
+            .copied()
+            .unwrap_or_default()
     }
 
     fn finalized(&self, block: &Block) -> Result<(), String> {
@@ -94,6 +116,23 @@ impl Application for TestApp {
             );
         }
         chain.insert(block.height, block.clone());
+        let mut anchors = self.anchors.lock().unwrap();
+        if block.height > 0 && !anchors.contains_key(&block.height) {
+            let previous = anchors.values().next_back().copied().unwrap_or_default();
+            let root = <sha2::Sha256 as sha2::Digest>::digest(
+                [previous.log_root, block.digest()].concat(),
+            )
+            .into();
+            anchors.insert(
+                block.height,
+                Anchor {
+                    height: block.height,
+                    log_size: previous.log_size + block.statements.len() as u64,
+                    log_root: root,
+                    state_root: root,
+                },
+            );
+        }
         Ok(())
     }
 }
@@ -481,7 +520,23 @@ fn four_validators_agree_on_one_chain() {
             );
         }
         let mut leaders = HashSet::new();
+        let anchored: Vec<_> = chains[0]
+            .values()
+            .filter(|b| b.anchor.height > 0 && b.height <= common)
+            .collect();
+        assert!(
+            !anchored.is_empty(),
+            "finalized blocks certify applied heights"
+        );
         for (app, chain) in apps.iter().zip(&chains) {
+            assert!(app.contradicted.lock().unwrap().is_empty());
+            let anchors = app.anchors.lock().unwrap().clone();
+            for block in &anchored {
+                assert_eq!(
+                    anchors[&block.anchor.height], block.anchor,
+                    "a finalized block certifies the outcome every validator computed"
+                );
+            }
             assert_delivered_in_order(&app.deliveries());
             assert_exactly_once(chain, &submitted);
             assert!(
@@ -542,6 +597,7 @@ mod verify_rules {
             timestamp_ms: now_ms,
             statements: vec![b"statement".to_vec()],
             context: block_context(&context),
+            anchor: Anchor::default(),
         };
         Case {
             parent,
@@ -611,6 +667,20 @@ mod verify_rules {
             assert!(
                 !verify(&context, &mut ledger, &wrong_leader).await,
                 "someone else's proposal"
+            );
+
+            let mut anchor_ahead = case(now, now);
+            anchor_ahead.block.anchor.height = 1;
+            assert!(
+                !verify(&context, &mut ledger, &anchor_ahead).await,
+                "a block cannot certify its own outcome"
+            );
+
+            let mut anchor_backwards = case(now, now);
+            anchor_backwards.block.anchor.log_size = 7;
+            assert!(
+                !verify(&context, &mut ledger, &anchor_backwards).await,
+                "same anchor height as the parent with different roots"
             );
 
             assert_eq!(*app.verify_calls.lock().unwrap(), 0);

@@ -28,6 +28,10 @@ impl Application for Counter {
         }
         out
     }
+    fn anchor(&self) -> proverka_consensus::Anchor {
+        proverka_consensus::Anchor::default()
+    }
+
     fn verify(&self, _: &Block) -> bool {
         true
     }

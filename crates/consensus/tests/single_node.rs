@@ -52,6 +52,10 @@ impl Application for Ledger {
         pool.drain(..n).collect()
     }
 
+    fn anchor(&self) -> proverka_consensus::Anchor {
+        proverka_consensus::Anchor::default()
+    }
+
     fn verify(&self, _block: &Block) -> bool {
         true
     }

@@ -5,7 +5,8 @@ use proverka_statement::SignedStatement;
 use crate::ctx::{Ctx, RuleResult};
 use crate::payload::{digest_item, text_item, Fields, PayloadError};
 use crate::records::{
-    advisory_key_id, keys, model_id, AdvisoryRecord, Kid, ModelRecord, ReleaseRecord, Role,
+    advisory_key_id, keys, model_id, AdvisoryRecord, Id, Kid, ModelFactsRecord, ModelRecord,
+    ReleaseRecord, Role, MAX_ADVISORIES_PER_MODEL, MAX_RELEASES_PER_MODEL,
 };
 use crate::rules::{Rejection, Signer};
 
@@ -75,7 +76,10 @@ pub fn release(ctx: &mut Ctx, signer: &Signer, stmt: &SignedStatement) -> RuleRe
     };
     let key = keys::release(&model, &digest);
     let record = match ctx.record::<ReleaseRecord>(&key)? {
-        None => record,
+        None => {
+            add_fact(ctx, &model, digest, Fact::Release)?;
+            record
+        }
         Some(existing) => revocation_of(existing, record)?,
     };
     ctx.put_record(key, &record);
@@ -168,7 +172,36 @@ pub fn advisory(ctx: &mut Ctx, signer: &Signer, stmt: &SignedStatement) -> RuleR
         withdrawn,
     };
     ctx.put_record(key, &record);
-    ctx.put(keys::idx_model_advisory(&model, &adv), Vec::new());
+    if previous.is_none() {
+        add_fact(ctx, &model, adv, Fact::Advisory)?;
+    }
+    Ok(())
+}
+
+enum Fact {
+    Release,
+    Advisory,
+}
+
+/// Lists a new release or advisory in the model's `facts/` manifest (bounded).
+fn add_fact(ctx: &mut Ctx, model: &Id, id: Id, fact: Fact) -> RuleResult<()> {
+    let key = keys::facts(model);
+    let mut facts = ctx.record::<ModelFactsRecord>(&key)?.unwrap_or_default();
+    let (list, max, what) = match fact {
+        Fact::Release => (&mut facts.releases, MAX_RELEASES_PER_MODEL, "releases"),
+        Fact::Advisory => (
+            &mut facts.advisories,
+            MAX_ADVISORIES_PER_MODEL,
+            "advisories",
+        ),
+    };
+    if !ModelFactsRecord::insert(list, id, max) {
+        return Err(Rejection::Conflict(format!(
+            "the model already has {max} {what}, the most one model may have"
+        ))
+        .into());
+    }
+    ctx.put_record(key, &facts);
     Ok(())
 }
 

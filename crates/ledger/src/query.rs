@@ -8,13 +8,13 @@
 
 use proverka_trust::{appraise, Appraisal, DeviceFacts, Policy, PolicyOverride, Severity};
 
-use crate::records::{self, device_hash, keys, AdvisoryRecord, DeviceRecord, Id, ReleaseRecord};
+use crate::records::{
+    self, device_hash, keys, AdvisoryRecord, DeviceRecord, Id, ModelFactsRecord, ReleaseRecord,
+};
 use crate::rules::{StateError, StateView};
 
 /// Most entries a query reads per index page; callers page with `after`.
 pub const MAX_QUERY_PAGE: usize = 1_000;
-/// Most releases or advisories of one model considered by an appraisal.
-pub const MAX_MODEL_FACTS: usize = 10_000;
 
 /// Rows of a prefix scan: (key, value) in key order.
 pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
@@ -44,27 +44,33 @@ pub fn device(view: &dyn StateView, device_id: &[u8]) -> Result<Option<DeviceRec
     record(view, &keys::device(&device_hash(device_id)))
 }
 
-/// All releases of a model.
-pub fn releases(view: &dyn StateScan, model: &Id) -> Result<Vec<ReleaseRecord>, StateError> {
-    view.scan(&keys::releases_of(model), None, MAX_MODEL_FACTS)?
-        .into_iter()
-        .map(|(_, v)| records::decode(&v).map_err(|e| StateError(format!("corrupt release: {e}"))))
-        .collect()
+/// The model's `facts/` manifest (empty if nothing was published about it).
+pub fn model_facts(view: &dyn StateView, model: &Id) -> Result<ModelFactsRecord, StateError> {
+    Ok(record(view, &keys::facts(model))?.unwrap_or_default())
+}
+
+/// All releases of a model, by point lookups of the manifest's entries.
+pub fn releases(view: &dyn StateView, model: &Id) -> Result<Vec<ReleaseRecord>, StateError> {
+    let mut out = Vec::new();
+    for digest in model_facts(view, model)?.releases {
+        match record(view, &keys::release(model, &digest.0))? {
+            Some(r) => out.push(r),
+            None => return Err(StateError("release listed in facts/ is missing".into())),
+        }
+    }
+    Ok(out)
 }
 
 /// All advisories naming a model, with their state keys' ids.
 pub fn advisories(
-    view: &dyn StateScan,
+    view: &dyn StateView,
     model: &Id,
 ) -> Result<Vec<(Id, AdvisoryRecord)>, StateError> {
-    let prefix = keys::idx_model_advisories_of(model);
     let mut out = Vec::new();
-    for (k, _) in view.scan(&prefix, None, MAX_MODEL_FACTS)? {
-        let adv: Id = k[prefix.len()..]
-            .try_into()
-            .map_err(|_| StateError("corrupt advisory index key".into()))?;
-        if let Some(r) = record::<AdvisoryRecord>(view, &keys::advisory(&adv))? {
-            out.push((adv, r));
+    for adv in model_facts(view, model)?.advisories {
+        match record::<AdvisoryRecord>(view, &keys::advisory(&adv.0))? {
+            Some(r) => out.push((adv.0, r)),
+            None => return Err(StateError("advisory listed in facts/ is missing".into())),
         }
     }
     Ok(out)

@@ -72,6 +72,35 @@ impl OrgRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Kid(#[serde(with = "serde_bytes")] pub Id);
 
+/// Most releases one model may have (the `facts/` manifest lists them all).
+pub const MAX_RELEASES_PER_MODEL: usize = 1024;
+/// Most advisories (distinct issuer and id) naming one model.
+pub const MAX_ADVISORIES_PER_MODEL: usize = 1024;
+
+/// The keys of everything published about one model (`facts/` ‖ model id): its release digests
+/// and the ids of the advisories naming it, each sorted. A status reads the model's facts
+/// through this record with point lookups only, so a state proof of it (with the records it
+/// lists) also proves that the model has no other release or advisory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFactsRecord {
+    pub releases: Vec<Kid>,
+    pub advisories: Vec<Kid>,
+}
+
+impl ModelFactsRecord {
+    /// Adds `id` to a sorted list unless present; false if the list is already at `max`.
+    pub fn insert(list: &mut Vec<Kid>, id: Id, max: usize) -> bool {
+        match list.binary_search(&Kid(id)) {
+            Ok(_) => true,
+            Err(_) if list.len() >= max => false,
+            Err(at) => {
+                list.insert(at, Kid(id));
+                true
+            }
+        }
+    }
+}
+
 /// A join request waiting for governance votes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalRecord {
@@ -257,7 +286,7 @@ pub mod keys {
     pub const IDX_MAKER: &[u8] = b"idx/maker/";
     pub const IDX_MODEL: &[u8] = b"idx/model/";
     pub const IDX_FW: &[u8] = b"idx/fw/";
-    pub const IDX_MODEL_ADVISORY: &[u8] = b"idx/model-adv/";
+    pub const FACTS: &[u8] = b"facts/";
 
     pub fn revoked(kid: &Id) -> Vec<u8> {
         key(REVOKED, &[kid])
@@ -323,11 +352,8 @@ pub mod keys {
     pub fn idx_fw_of(fw: &Id) -> Vec<u8> {
         key(IDX_FW, &[fw])
     }
-    pub fn idx_model_advisory(model: &Id, adv: &Id) -> Vec<u8> {
-        key(IDX_MODEL_ADVISORY, &[model, adv])
-    }
-    pub fn idx_model_advisories_of(model: &Id) -> Vec<u8> {
-        key(IDX_MODEL_ADVISORY, &[model])
+    pub fn facts(model: &Id) -> Vec<u8> {
+        key(FACTS, &[model])
     }
 }
 

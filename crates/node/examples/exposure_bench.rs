@@ -101,6 +101,7 @@ fn main() {
                 digest: [height as u8; 32],
                 statements: &accepted,
                 state_writes: &writes,
+                state_root: [0; 32],
                 checkpoint: None,
             })
             .expect("append");

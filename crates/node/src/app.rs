@@ -5,13 +5,15 @@
 //! and submitters are told the outcome only after the store committed the block durably.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
-use proverka_consensus::{Application, Block};
+use proverka_consensus::{Anchor, Application, Archive, Block};
 use proverka_ledger::{
     BlockContext, Decision, Genesis, Rules, SignatureCache, StateError, StateView,
 };
 use proverka_log::{Hash, NoteKey, SignedTreeHead};
+use proverka_state::StateService;
 use proverka_statement::PrivateKey;
 use proverka_store::{AppendOutcome, BlockAppend, Store};
 
@@ -41,6 +43,12 @@ pub struct Shared {
     pub receipt_key: PrivateKey,
     pub checkpoint_key: NoteKey,
     pub metrics: Metrics,
+    /// The authenticated copy of the ledger state (QMDB); its root goes into block anchors.
+    pub state: StateService,
+    /// Finalized blocks and certificates, once consensus runs (for state proofs).
+    pub archive: OnceLock<Archive>,
+    /// The outcome of the last applied block, certified by the next proposal.
+    anchor: RwLock<Anchor>,
     head: RwLock<Arc<TreeHead>>,
     verified: Mutex<HashSet<[u8; 32]>>,
 }
@@ -75,8 +83,13 @@ impl proverka_ledger::query::StateScan for StoreView<'_> {
 
 impl Shared {
     /// Opens the shared state; the tree head is re-signed from the store's current size.
+    ///
+    /// The state database is written before the store (see [`Shared::apply`]), so it may be one
+    /// block ahead after a crash (the redelivered block re-applies the same writes), never behind.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
+        state: StateService,
         genesis: Genesis,
         genesis_id: [u8; 32],
         receipt_key: PrivateKey,
@@ -84,6 +97,7 @@ impl Shared {
         metrics: Metrics,
     ) -> Result<Arc<Self>, String> {
         let rules = Rules::new(&genesis).map_err(|e| e.to_string())?;
+        let anchor = initial_anchor(&store, &state)?;
         let shared = Arc::new(Shared {
             store,
             rules,
@@ -93,6 +107,9 @@ impl Shared {
             receipt_key,
             checkpoint_key,
             metrics,
+            state,
+            archive: OnceLock::new(),
+            anchor: RwLock::new(anchor),
             head: RwLock::new(Arc::default()),
             verified: Mutex::new(HashSet::new()),
         });
@@ -207,6 +224,12 @@ impl Shared {
             .map(|i| block.statements[i].as_slice())
             .collect();
         let writes = decision.state_writes();
+        // State first: a crash before the store commits redelivers this block, whose writes
+        // are the same (deterministic rules, same parent state), and re-applying them is a no-op.
+        let state_root = self
+            .state
+            .apply(block.height, writes.clone())
+            .map_err(|e| format!("state database: {e}"))?;
         let sign = |size: u64, root: &Hash| self.sign_checkpoint(size, root);
         let outcome = self
             .store
@@ -215,9 +238,18 @@ impl Shared {
                 digest: block.digest(),
                 statements: &accepted,
                 state_writes: &writes,
+                state_root: state_root.0,
                 checkpoint: Some(&sign),
             })
             .map_err(|e| e.to_string())?;
+        if let Ok(mut anchor) = self.anchor.write() {
+            *anchor = Anchor {
+                height: block.height,
+                log_size: outcome.new_size,
+                log_root: outcome.root,
+                state_root: state_root.0,
+            };
+        }
         self.set_head(outcome.new_size, outcome.root, block.timestamp_ms);
         self.notify(&decision.decisions, &outcome);
         self.metrics
@@ -261,6 +293,84 @@ impl Shared {
     }
 }
 
+/// How long `verify` waits for this node to apply the height another validator's block
+/// certifies before it withholds its vote.
+const ANCHOR_WAIT: Duration = Duration::from_secs(5);
+
+impl Shared {
+    /// Whether `anchor` is the outcome this node computed for its height, waiting (bounded) until
+    /// it has applied that height.
+    fn agrees_with(&self, anchor: &Anchor) -> bool {
+        if anchor.height == 0 {
+            return *anchor == Anchor::default();
+        }
+        let deadline = Instant::now() + ANCHOR_WAIT;
+        while self.store.applied_height() < anchor.height {
+            if Instant::now() >= deadline {
+                tracing::warn!(height = anchor.height, "cannot check a block's anchor yet");
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match self.recorded_anchor(anchor.height) {
+            Ok(ours) => ours == *anchor,
+            Err(e) => {
+                tracing::error!(height = anchor.height, "reading a recorded anchor: {e}");
+                false
+            }
+        }
+    }
+
+    /// The anchor of an applied height, from the store's records.
+    pub fn recorded_anchor(&self, height: u64) -> Result<Anchor, String> {
+        if height == 0 {
+            return Ok(Anchor::default());
+        }
+        let record = self
+            .store
+            .block(height)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("block {height} is not applied"))?;
+        let log_root = self
+            .store
+            .root_at(record.log_size)
+            .map_err(|e| e.to_string())?;
+        Ok(Anchor {
+            height,
+            log_size: record.log_size,
+            log_root,
+            state_root: record.state_root,
+        })
+    }
+}
+
+/// The anchor after the store's last applied block, once the state database is known to be at
+/// that height or one ahead (never behind: it is written first).
+fn initial_anchor(store: &Store, state: &StateService) -> Result<Anchor, String> {
+    let applied = store.applied_height();
+    let (state_height, _) = state.head();
+    if state_height < applied || state_height > applied + 1 {
+        return Err(format!(
+            "the state database is at height {state_height} but the ledger at {applied}; \
+             this data directory predates authenticated state or was damaged: start from a \
+             fresh data directory"
+        ));
+    }
+    if applied == 0 {
+        return Ok(Anchor::default());
+    }
+    let record = store
+        .block(applied)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("applied block {applied} missing"))?;
+    Ok(Anchor {
+        height: applied,
+        log_size: record.log_size,
+        log_root: store.root(),
+        state_root: record.state_root,
+    })
+}
+
 struct VerifiedCache<'a>(&'a Mutex<HashSet<[u8; 32]>>);
 
 impl SignatureCache for VerifiedCache<'_> {
@@ -280,8 +390,14 @@ impl Application for LedgerApp {
 
     fn verify(&self, block: &Block) -> bool {
         // Blocks from other validators: statements are re-judged when the block is applied,
-        // so only the shape is checked here; a refused statement is recorded as a rejection.
+        // so only the shape and the certified outcome are checked here; a refused statement
+        // is recorded as a rejection.
         block.statements.len() <= proverka_consensus::MAX_STATEMENTS_PER_BLOCK
+            && self.0.agrees_with(&block.anchor)
+    }
+
+    fn anchor(&self) -> Anchor {
+        self.0.anchor.read().map(|a| *a).unwrap_or_default()
     }
 
     fn finalized(&self, block: &Block) -> Result<(), String> {

@@ -9,6 +9,7 @@
 //! DIR/keys/public.json      the public halves, for writing a genesis
 //! DIR/ledger.redb           the log and ledger state (proverka-store)
 //! DIR/consensus/            consensus journals and block archives (proverka-consensus)
+//! DIR/state/                the authenticated state (QMDB journals, proverka-state)
 //! DIR/dev-admin.key.pem     --dev only: the administrator issuer's private key
 //! DIR/dev-admin.json        --dev only: {"iss": ..., "kid": hex}
 //! ```
@@ -98,6 +99,9 @@ impl DataDir {
     }
     pub fn consensus(&self) -> PathBuf {
         self.root.join("consensus")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.root.join("state")
     }
     pub fn dev_admin_key(&self) -> PathBuf {
         self.root.join("dev-admin.key.pem")

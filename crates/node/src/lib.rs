@@ -12,6 +12,7 @@ pub mod app;
 pub mod datadir;
 pub mod metrics;
 pub mod pool;
+pub mod state_proof;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -91,8 +92,11 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     let keys = dir.load_keys()?;
     datadir::check_keys_match(&keys, &genesis).map_err(NodeError::Keys)?;
     let store = Store::open(dir.root())?;
+    let state = proverka_state::StateService::start(&dir.state())
+        .map_err(|e| NodeError::Other(format!("state database: {e}")))?;
     let shared = Shared::new(
         store,
+        state,
         genesis.clone(),
         genesis_id,
         keys.receipt,
@@ -107,6 +111,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     consensus_cfg.max_idle_ms = MAX_IDLE_MS;
     let consensus = proverka_consensus::start(consensus_cfg, LedgerApp(shared.clone()))
         .map_err(|e| NodeError::Consensus(e.to_string()))?;
+    let _ = shared.archive.set(consensus.archive());
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| NodeError::Listen {

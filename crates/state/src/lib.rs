@@ -19,18 +19,22 @@
 
 mod db;
 mod proof;
+mod service;
 
 pub use commonware_parallel::{Rayon, Sequential};
 pub use db::{Merkleization, StateConfig, StateDb};
 pub use proof::{verify, DecodeLimits, StateProof, StateProofError};
+pub use service::{Proved, ProvedKey, StateService, MAX_KEYS_PER_PROOF};
 
 use commonware_cryptography::{Hasher as _, Sha256};
 
 /// Largest ledger key accepted by [StateDb::apply] (keys are hashed, so this only bounds input).
 pub const MAX_KEY_BYTES: usize = 256;
 
-/// Largest ledger value accepted by [StateDb::apply] (CBOR records are at most 4 KiB).
-pub const MAX_VALUE_BYTES: usize = 4096;
+/// Largest ledger value accepted by [StateDb::apply]: a ledger record is derived from one
+/// statement (at most 64 KiB, `proverka_consensus::MAX_STATEMENT_BYTES`) plus its own fields; a
+/// model record with 16 IDevID roots of 4 KiB each is the largest seen. 256 KiB leaves room.
+pub const MAX_VALUE_BYTES: usize = 256 * 1024;
 
 /// Largest number of writes accepted by one [StateDb::apply] call.
 pub const MAX_WRITES_PER_APPLY: usize = 1 << 20;
@@ -94,6 +98,9 @@ pub enum StateError {
     /// More than [MAX_WRITES_PER_APPLY] writes in one call.
     #[error("{len} state writes in one block exceed {max}")]
     TooManyWrites { len: usize, max: usize },
+    /// More keys in one proof request than [service::MAX_KEYS_PER_PROOF].
+    #[error("{len} keys in one proof request exceed {max}")]
+    TooManyKeys { len: usize, max: usize },
     /// A previous write failed part-way; the handle is unusable until the database is reopened
     /// (reopening recovers the last durable block).
     #[error("state database handle lost after a failed write; reopen it")]

@@ -66,6 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             digest: leaf_entry(&height.to_be_bytes()),
             statements: &refs,
             state_writes: &[],
+            state_root: [0; 32],
             checkpoint: None,
         })?;
         i += stmts.len() as u64;

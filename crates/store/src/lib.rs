@@ -53,7 +53,9 @@ const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const IDS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ids");
 const HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("hashes");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
-const BLOCKS: TableDefinition<u64, &[u8; 40]> = TableDefinition::new("blocks");
+const BLOCKS: TableDefinition<u64, &[u8; BLOCK_RECORD_BYTES]> = TableDefinition::new("blocks");
+/// Encoded [BlockRecord]: digest, log size, state root.
+const BLOCK_RECORD_BYTES: usize = 32 + 8 + 32;
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_FORMAT: &str = "format";
@@ -127,6 +129,9 @@ pub struct BlockAppend<'a> {
     pub statements: &'a [&'a [u8]],
     /// Ledger state writes in order: `Some(value)` sets, `None` deletes.
     pub state_writes: &'a [StateWrite],
+    /// The authenticated state root after these writes (`proverka-state`), recorded so that the
+    /// block's outcome can be checked against the anchor of a later block.
+    pub state_root: [u8; 32],
     /// Signs the new tree head; its note is stored in the same transaction.
     pub checkpoint: Option<CheckpointSigner<'a>>,
 }
@@ -146,31 +151,37 @@ pub struct AppendOutcome {
     pub duplicates: Vec<(Hash, u64)>,
 }
 
-/// A block as recorded: its digest and the tree size after it.
+/// A block as recorded: its digest, the tree size and the state root after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockRecord {
     /// Digest given when the block was appended.
     pub digest: [u8; 32],
     /// Tree size after the block.
     pub log_size: u64,
+    /// Authenticated state root after the block.
+    pub state_root: [u8; 32],
 }
 
 impl BlockRecord {
-    fn encode(&self) -> [u8; 40] {
-        let mut out = [0u8; 40];
+    fn encode(&self) -> [u8; BLOCK_RECORD_BYTES] {
+        let mut out = [0u8; BLOCK_RECORD_BYTES];
         out[..32].copy_from_slice(&self.digest);
-        out[32..].copy_from_slice(&self.log_size.to_be_bytes());
+        out[32..40].copy_from_slice(&self.log_size.to_be_bytes());
+        out[40..].copy_from_slice(&self.state_root);
         out
     }
 
-    fn decode(raw: &[u8; 40]) -> Self {
+    fn decode(raw: &[u8; BLOCK_RECORD_BYTES]) -> Self {
         let mut digest = [0u8; 32];
         digest.copy_from_slice(&raw[..32]);
         let mut size = [0u8; 8];
-        size.copy_from_slice(&raw[32..]);
+        size.copy_from_slice(&raw[32..40]);
+        let mut state_root = [0u8; 32];
+        state_root.copy_from_slice(&raw[40..]);
         Self {
             digest,
             log_size: u64::from_be_bytes(size),
+            state_root,
         }
     }
 }
@@ -357,6 +368,7 @@ impl Store {
             let record = BlockRecord {
                 digest: b.digest,
                 log_size: added.new_size,
+                state_root: b.state_root,
             };
             txn.open_table(BLOCKS)
                 .map_err(db_err)?

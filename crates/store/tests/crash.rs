@@ -40,6 +40,7 @@ fn crash_child_appends_until_killed() {
                 digest: leaf_entry(&height.to_be_bytes()),
                 statements: &refs,
                 state_writes: &writes,
+                state_root: [0; 32],
                 checkpoint: None,
             })
             .expect("child append");

@@ -33,6 +33,7 @@ fn append(
         digest: digest(height),
         statements: &refs,
         state_writes: writes,
+        state_root: [0; 32],
         checkpoint: None,
     })
 }
@@ -90,6 +91,7 @@ fn appended_blocks_survive_reopen() {
                     digest: digest(h),
                     statements: &refs,
                     state_writes: &writes,
+                    state_root: [0; 32],
                     checkpoint: Some(&sign),
                 })
                 .expect("append");
@@ -152,6 +154,7 @@ fn re_appending_an_applied_height_returns_the_recorded_outcome_and_changes_nothi
         digest: [0u8; 32],
         statements: &refs,
         state_writes: &[],
+        state_root: [0; 32],
         checkpoint: None,
     });
     assert!(matches!(

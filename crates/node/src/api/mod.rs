@@ -8,6 +8,7 @@ mod devices;
 mod entries;
 mod problem;
 mod proofs;
+mod state;
 mod tiles;
 mod wellknown;
 
@@ -45,6 +46,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/devices/{id}"),
     ("get", "/devices/{id}/status"),
     ("get", "/devices/{id}/history"),
+    ("get", "/devices/{id}/proof"),
+    ("get", "/state/proof"),
     ("get", "/fleet"),
     ("get", "/advisories/{issuer}/{id}"),
     ("get", "/orgs/{iss}"),
@@ -70,6 +73,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/devices/{id}", get(devices::device))
         .route("/devices/{id}/status", get(devices::status))
         .route("/devices/{id}/history", get(devices::history))
+        .route("/devices/{id}/proof", get(state::device))
+        .route("/state/proof", get(state::proof))
         .route("/fleet", get(devices::fleet))
         .route("/advisories/{issuer}/{id}", get(devices::advisory))
         .route("/orgs/{iss}", get(devices::org))

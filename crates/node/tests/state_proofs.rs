@@ -1,0 +1,232 @@
+//! State proofs, end to end on a dev node: a device's record and status inputs (and any key's
+//! absence) are proved against a state root that a finalized block certifies; a light client
+//! holding only the genesis checks the bundle and recomputes the status offline; any tampering
+//! is refused.
+
+use proverka_ledger::make::{self, Birth};
+use proverka_ledger::records::{self, keys};
+use proverka_ledger::{kinds, query, Genesis};
+use proverka_node::state_proof::{
+    verify, ProvedView, StateProofBundle, StateProofBundleError, VerifiedState,
+};
+use proverka_node::{start, NodeConfig, RunningNode};
+use proverka_statement::{sign_statement, ContentType, KeyType, PrivateKey, StatementParams};
+use serde_bytes::ByteBuf;
+use serde_json::Value;
+
+struct Harness {
+    node: RunningNode,
+    admin: PrivateKey,
+    http: reqwest::Client,
+    namespace: [u8; 32],
+    committee: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        dev: true,
+        genesis: None,
+    })
+    .await
+    .expect("start dev node");
+    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
+    // What a light client holds: the genesis file, nothing else.
+    let genesis_bytes = std::fs::read(dir.path().join("genesis.json")).unwrap();
+    let genesis = Genesis::from_bytes(&genesis_bytes).unwrap();
+    Harness {
+        node,
+        admin: PrivateKey::from_pkcs8_pem(&pem).unwrap(),
+        http: reqwest::Client::new(),
+        namespace: Genesis::id(&genesis_bytes),
+        committee: genesis.validators.clone(),
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.node.addr, path)
+    }
+
+    async fn register(&self, kind: &str, payload: &[u8]) {
+        let body = sign_statement(
+            &self.admin,
+            &StatementParams {
+                iss: "dev-admin",
+                sub: "state-proof-test",
+                iat: 1_764_000_000,
+                content_type: ContentType::Text(kind.into()),
+                payload,
+            },
+        );
+        let resp = self
+            .http
+            .post(self.url("/entries"))
+            .header("content-type", "application/cose")
+            .header("accept", "application/problem+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "{}",
+            resp.text().await.unwrap()
+        );
+    }
+
+    async fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let resp = self.http.get(self.url(path)).send().await.unwrap();
+        (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+    }
+
+    fn verify(&self, bundle: &StateProofBundle) -> Result<VerifiedState, StateProofBundleError> {
+        verify(&self.namespace, &self.committee, bundle)
+    }
+}
+
+const DEVICE: &[u8] = b"valve-17";
+
+async fn born_device(h: &Harness) {
+    h.register(kinds::MODEL, &make::model("valve-x", &[])).await;
+    let key = PrivateKey::generate(KeyType::Ed25519).unwrap().public_key();
+    let birth = make::birth(&Birth {
+        device_id: DEVICE,
+        key: &key,
+        model: "valve-x",
+        serial: "SN-17",
+        hw_version: "1.0",
+        factory_fw: [7; 32],
+        x5chain: &[],
+    });
+    h.register(kinds::BIRTH, &birth).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_devices_status_inputs_are_proved_and_its_status_recomputed_offline() {
+    let h = harness().await;
+    born_device(&h).await;
+
+    let (status, body) = h
+        .get(&format!("/devices/{}/proof", hex::encode(DEVICE)))
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let bundle = StateProofBundle::decode(&body).unwrap();
+    let verified = h.verify(&bundle).expect("a genuine bundle verifies");
+
+    let device_key = keys::device(&records::device_hash(DEVICE));
+    assert!(
+        verified
+            .entries
+            .iter()
+            .any(|(k, v)| *k == device_key && v.is_some()),
+        "the device record is proved present"
+    );
+    assert!(verified.certified_by.height > verified.height);
+
+    // Offline: the ledger's own status function over proved data only.
+    let offline = query::device_status(
+        &ProvedView::new(&verified),
+        DEVICE,
+        verified.certified_by.timestamp_ms,
+    )
+    .unwrap()
+    .expect("the proved record names the device");
+    let (_, online) = h
+        .get(&format!("/devices/{}/status", hex::encode(DEVICE)))
+        .await;
+    let online: Value = serde_json::from_slice(&online).unwrap();
+    assert_eq!(offline.1.status.as_str(), online["status"]);
+    assert_eq!(offline.0.model, records::model_id("dev-admin", "valve-x"));
+    h.node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absence_is_proved_and_tampering_is_refused() {
+    let h = harness().await;
+    born_device(&h).await;
+    let absent = keys::device(&records::device_hash(b"no-such-device"));
+    let present = keys::device(&records::device_hash(DEVICE));
+    let (status, body) = h
+        .get(&format!(
+            "/state/proof?key={}&key={}",
+            hex::encode(&absent),
+            hex::encode(&present)
+        ))
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let bundle = StateProofBundle::decode(&body).unwrap();
+    let verified = h.verify(&bundle).unwrap();
+    assert_eq!(verified.entries[0], (absent.clone(), None));
+    assert!(verified.entries[1].1.is_some());
+
+    // A forged value for a present key.
+    let mut forged = bundle.clone();
+    let mut value = forged.5[1].1.clone().unwrap().into_vec();
+    value[0] ^= 1;
+    forged.5[1].1 = Some(ByteBuf::from(value));
+    assert!(matches!(
+        h.verify(&forged),
+        Err(StateProofBundleError::Entry { index: 1, .. })
+    ));
+
+    // Claiming a value for the absent key with its exclusion proof.
+    let mut forged = bundle.clone();
+    forged.5[0].1 = Some(ByteBuf::from(b"owned by mallory".to_vec()));
+    assert!(matches!(
+        h.verify(&forged),
+        Err(StateProofBundleError::Entry { index: 0, .. })
+    ));
+
+    // Another root than the one the certified block anchors.
+    let mut forged = bundle.clone();
+    forged.1[0] ^= 1;
+    assert_eq!(h.verify(&forged), Err(StateProofBundleError::RootMismatch));
+
+    // Another height than the anchored one.
+    let mut forged = bundle.clone();
+    forged.0 += 1;
+    assert!(matches!(
+        h.verify(&forged),
+        Err(StateProofBundleError::HeightMismatch { .. })
+    ));
+
+    // A header that is not the finalized block.
+    let mut forged = bundle.clone();
+    forged.2[120] ^= 1;
+    assert_eq!(
+        h.verify(&forged),
+        Err(StateProofBundleError::HeaderMismatch)
+    );
+
+    // A certificate by a committee the genesis does not name (a lone impostor validator).
+    let impostor = proverka_consensus::ValidatorKey::from_seed([9; 32]).public_key_hex();
+    assert!(matches!(
+        verify(&h.namespace, &[impostor], &bundle),
+        Err(StateProofBundleError::Certificate(_))
+    ));
+
+    // Another chain's namespace.
+    assert!(matches!(
+        verify(b"another chain", &h.committee, &bundle),
+        Err(StateProofBundleError::Certificate(_))
+    ));
+
+    // Bad requests change nothing and say why.
+    for bad in [
+        "/state/proof",
+        "/state/proof?key=zz",
+        "/state/proof?other=1",
+    ] {
+        let (status, _) = h.get(bad).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, _) = h.get("/devices/00ff/proof").await;
+    assert_eq!(status, 404);
+    h.node.shutdown().await;
+}
