@@ -100,6 +100,8 @@ struct City {
     url: String,
     admin: Signer,
     orgs: Vec<Signer>,
+    /// The genesis file: all a light client needs to check state proofs.
+    genesis: Vec<u8>,
 }
 
 // Organisation indexes in `City::orgs`.
@@ -185,6 +187,8 @@ impl City {
     fn open(data_dir: &std::path::Path, url: &str, clients: usize) -> Result<Self, Failure> {
         let pem = std::fs::read_to_string(DataDir::new(data_dir).dev_admin_key())
             .map_err(|e| Failure::input(format!("reading the dev admin key: {e}")))?;
+        let genesis = std::fs::read(DataDir::new(data_dir).genesis())
+            .map_err(|e| Failure::input(format!("reading the genesis: {e}")))?;
         let admin = Signer {
             iss: DEV_ADMIN_ISS.to_owned(),
             key: PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)?,
@@ -207,6 +211,7 @@ impl City {
             url: url.to_owned(),
             admin,
             orgs,
+            genesis,
         })
     }
 
@@ -574,6 +579,43 @@ impl City {
             "   log's published key. Its status now: {} (EAR signed by the ledger, {} bytes).",
             status["status"],
             base64_decode(status["ear"].as_str().unwrap_or_default())?.len()
+        );
+        self.prove(&id, &status).await
+    }
+
+    /// A light client's check: the device's record and status inputs, proved against a state
+    /// root a finalized block certifies, verified with the genesis alone; status recomputed.
+    async fn prove(&self, id: &str, node_status: &Value) -> Result<(), Failure> {
+        use proverka_node::state_proof::{verify, ProvedView, StateProofBundle};
+        let genesis = proverka_ledger::Genesis::from_bytes(&self.genesis).map_err(Failure::input)?;
+        let bytes = self.get_bytes(&format!("/devices/{id}/proof")).await?;
+        let bundle = StateProofBundle::decode(&bytes).map_err(Failure::verify)?;
+        let verified = verify(
+            &proverka_ledger::Genesis::id(&self.genesis),
+            &genesis.validators,
+            &bundle,
+        )
+        .map_err(Failure::verify)?;
+        let device_id = hex::decode(id).map_err(Failure::input)?;
+        let (_, appraisal) = proverka_ledger::query::device_status(
+            &ProvedView::new(&verified),
+            &device_id,
+            verified.certified_by.timestamp_ms,
+        )
+        .map_err(Failure::verify)?
+        .ok_or_else(|| Failure::verify("the state proof does not hold the device"))?;
+        println!(
+            "   A gateway offline: {} records proved ({} bytes) against state root {}…",
+            verified.entries.len(),
+            bytes.len(),
+            &hex::encode(verified.root)[..16]
+        );
+        println!(
+            "   of block {}, certified by finalized block {}; status recomputed from the proof: {} (node: {}).",
+            verified.height,
+            verified.certified_by.height,
+            appraisal.status.as_str(),
+            node_status["status"].as_str().unwrap_or("?")
         );
         Ok(())
     }

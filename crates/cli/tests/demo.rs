@@ -67,4 +67,8 @@ fn the_demo_story_drops_trust_for_exactly_the_affected_devices_and_restores_it()
         "{stdout}"
     );
     assert!(stdout.contains("every receipt verified"), "{stdout}");
+    assert!(
+        stdout.contains("status recomputed from the proof: affirming (node: affirming)"),
+        "a light client recomputes the audited device's status from a state proof: {stdout}"
+    );
 }
