@@ -62,5 +62,43 @@ fn fleet_device_and_advisory_queries_answer_from_the_ledger() {
     let (code, _, err) = cli(&["device", "show", "00ff", "--url", &url]);
     assert_eq!(code, 4, "an unknown device is a refusal with its reason");
     assert!(err.contains("no device"), "{err}");
+
+    // A light client: the meter's state proof, checked with the genesis file alone.
+    let proof = dir.path().join("meter.proof");
+    let (code, _, err) = cli(&[
+        "state-proof",
+        "--url",
+        &url,
+        "--device",
+        &meter,
+        "--out",
+        proof.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let genesis = data.join("genesis.json");
+    let verify = |path: &std::path::Path| {
+        cli(&[
+            "verify-state",
+            "--proof",
+            path.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--device",
+            &meter,
+        ])
+    };
+    let (code, out, err) = verify(&proof);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("status affirming (recomputed offline"), "{out}");
+    assert!(out.contains("absent  policy/"), "absence is proved too: {out}");
+
+    // One flipped byte anywhere in the last kilobyte (proofs and values) fails verification.
+    let mut bytes = std::fs::read(&proof).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 0x01;
+    let tampered = dir.path().join("tampered.proof");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let (code, _, _) = verify(&tampered);
+    assert_ne!(code, 0, "a tampered proof is refused");
     node.stop();
 }
