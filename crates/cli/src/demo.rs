@@ -587,7 +587,8 @@ impl City {
     /// root a finalized block certifies, verified with the genesis alone; status recomputed.
     async fn prove(&self, id: &str, node_status: &Value) -> Result<(), Failure> {
         use proverka_node::state_proof::{verify, ProvedView, StateProofBundle};
-        let genesis = proverka_ledger::Genesis::from_bytes(&self.genesis).map_err(Failure::input)?;
+        let genesis =
+            proverka_ledger::Genesis::from_bytes(&self.genesis).map_err(Failure::input)?;
         let bytes = self.get_bytes(&format!("/devices/{id}/proof")).await?;
         let bundle = StateProofBundle::decode(&bytes).map_err(Failure::verify)?;
         let verified = verify(

@@ -89,8 +89,14 @@ fn fleet_device_and_advisory_queries_answer_from_the_ledger() {
     };
     let (code, out, err) = verify(&proof);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("status affirming (recomputed offline"), "{out}");
-    assert!(out.contains("absent  policy/"), "absence is proved too: {out}");
+    assert!(
+        out.contains("status affirming (recomputed offline"),
+        "{out}"
+    );
+    assert!(
+        out.contains("absent  policy/"),
+        "absence is proved too: {out}"
+    );
 
     // One flipped byte anywhere in the last kilobyte (proofs and values) fails verification.
     let mut bytes = std::fs::read(&proof).unwrap();

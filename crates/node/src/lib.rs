@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod datadir;
 pub mod metrics;
+pub mod passport;
 pub mod pool;
 pub mod state_proof;
 

@@ -20,6 +20,7 @@ struct Harness {
     http: reqwest::Client,
     namespace: [u8; 32],
     committee: Vec<String>,
+    genesis: Vec<u8>,
     _dir: tempfile::TempDir,
 }
 
@@ -43,6 +44,7 @@ async fn harness() -> Harness {
         http: reqwest::Client::new(),
         namespace: Genesis::id(&genesis_bytes),
         committee: genesis.validators.clone(),
+        genesis: genesis_bytes,
         _dir: dir,
     }
 }
@@ -228,5 +230,80 @@ async fn absence_is_proved_and_tampering_is_refused() {
     }
     let (status, _) = h.get("/devices/00ff/proof").await;
     assert_eq!(status, 404);
+    h.node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_passport_proves_the_current_status_until_it_expires() {
+    use proverka_node::passport::{self, Passport, PassportError, MAX_PASSPORT_AGE_MS};
+    let h = harness().await;
+    born_device(&h).await;
+    let (status, body) = h
+        .get(&format!("/devices/{}/passport", hex::encode(DEVICE)))
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let p = Passport::decode(&body).unwrap();
+    let inner = StateProofBundle::decode(&p.2).unwrap();
+    let certified_ms = h.verify(&inner).unwrap().certified_by.timestamp_ms;
+
+    let facts = passport::verify(&h.genesis, &p, DEVICE, certified_ms + 1_000).expect("fresh");
+    let (_, online) = h
+        .get(&format!("/devices/{}/status", hex::encode(DEVICE)))
+        .await;
+    let online: Value = serde_json::from_slice(&online).unwrap();
+    assert_eq!(facts.appraisal.status.as_str(), online["status"]);
+    assert!(facts.expires_ms <= certified_ms + MAX_PASSPORT_AGE_MS);
+
+    // Too old: the state it proves may no longer hold.
+    assert!(matches!(
+        passport::verify(&h.genesis, &p, DEVICE, facts.expires_ms),
+        Err(PassportError::Expired { .. })
+    ));
+    // Another device cannot borrow it.
+    assert!(matches!(
+        passport::verify(&h.genesis, &p, b"valve-18", certified_ms),
+        Err(PassportError::NoDevice(_))
+    ));
+    // An EAR signed by someone other than the ledger.
+    let stranger = PrivateKey::generate(KeyType::P256).unwrap();
+    let ear = proverka_statement::SignedStatement::parse(&p.1, &Default::default()).unwrap();
+    let forged = sign_statement(
+        &stranger,
+        &StatementParams {
+            iss: "proverka-dev",
+            sub: &hex::encode(DEVICE),
+            iat: 1_764_000_000,
+            content_type: ContentType::Text("application/eat+cwt".into()),
+            payload: ear.payload(),
+        },
+    );
+    let mut bad = p.clone();
+    bad.1 = ByteBuf::from(forged);
+    assert!(matches!(
+        passport::verify(&h.genesis, &bad, DEVICE, certified_ms),
+        Err(PassportError::EarSignature(_))
+    ));
+    // Even the ledger's own receipt key cannot claim a status the certified state does not give.
+    let pem = std::fs::read_to_string(h._dir.path().join("keys/receipt.key.pem")).unwrap();
+    let receipt_key = PrivateKey::from_pkcs8_pem(&pem).unwrap();
+    let mut claims = ear.payload().to_vec();
+    let last = claims.len() - 1;
+    claims[last] ^= 1;
+    let lying = sign_statement(
+        &receipt_key,
+        &StatementParams {
+            iss: "proverka-dev",
+            sub: &hex::encode(DEVICE),
+            iat: 1_764_000_000,
+            content_type: ContentType::Text("application/eat+cwt".into()),
+            payload: &claims,
+        },
+    );
+    let mut bad = p.clone();
+    bad.1 = ByteBuf::from(lying);
+    assert!(matches!(
+        passport::verify(&h.genesis, &bad, DEVICE, certified_ms),
+        Err(PassportError::EarMismatch)
+    ));
     h.node.shutdown().await;
 }

@@ -146,24 +146,29 @@ pub async fn status(
 ) -> Response {
     let result = (|| {
         let (device_id, _, a) = load_device(&s, &id)?;
-        let claims = proverka_trust::ear_claims(&a, &hex::encode(&device_id), &s.genesis.origin)
-            .map_err(internal)?;
-        let ear = sign_statement(
-            &s.receipt_key,
-            &StatementParams {
-                iss: &s.genesis.origin,
-                sub: &hex::encode(&device_id),
-                iat: (a.evaluated_ms / 1000) as i64,
-                content_type: ContentType::Text(EAR_CONTENT_TYPE.into()),
-                payload: &claims,
-            },
-        );
+        let ear = signed_ear(&s, &device_id, &a)?;
         let mut v = status_json(&a);
         v["device"] = json!(hex::encode(&device_id));
         v["ear"] = json!(b64(&ear));
         Ok(v)
     })();
     respond(&headers, result)
+}
+
+/// The EAR of an appraisal as a COSE_Sign1 signed by the ledger's receipt key.
+pub fn signed_ear(s: &Shared, device_id: &[u8], a: &Appraisal) -> Result<Vec<u8>, Problem> {
+    let claims = proverka_trust::ear_claims(a, &hex::encode(device_id), &s.genesis.origin)
+        .map_err(internal)?;
+    Ok(sign_statement(
+        &s.receipt_key,
+        &StatementParams {
+            iss: &s.genesis.origin,
+            sub: &hex::encode(device_id),
+            iat: (a.evaluated_ms / 1000) as i64,
+            content_type: ContentType::Text(EAR_CONTENT_TYPE.into()),
+            payload: &claims,
+        },
+    ))
 }
 
 /// `GET /devices/{id}/history[?after=HEIGHT.POS&limit=N]`: every statement about the device,

@@ -47,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/devices/{id}/status"),
     ("get", "/devices/{id}/history"),
     ("get", "/devices/{id}/proof"),
+    ("get", "/devices/{id}/passport"),
     ("get", "/state/proof"),
     ("get", "/fleet"),
     ("get", "/advisories/{issuer}/{id}"),
@@ -74,6 +75,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/devices/{id}/status", get(devices::status))
         .route("/devices/{id}/history", get(devices::history))
         .route("/devices/{id}/proof", get(state::device))
+        .route("/devices/{id}/passport", get(state::passport))
         .route("/state/proof", get(state::proof))
         .route("/fleet", get(devices::fleet))
         .route("/advisories/{issuer}/{id}", get(devices::advisory))

@@ -98,18 +98,7 @@ pub async fn device(
     Path(id): Path<String>,
 ) -> Response {
     let result = async {
-        let device_id = match hex::decode(&id) {
-            Ok(d) if !d.is_empty() && d.len() <= proverka_ledger::MAX_DEVICE_ID_BYTES => d,
-            _ => {
-                return Err(Problem::bad_request(
-                    "Malformed parameter",
-                    format!(
-                        "device id must be 1..={} bytes of hex",
-                        proverka_ledger::MAX_DEVICE_ID_BYTES
-                    ),
-                ))
-            }
-        };
+        let device_id = device_param(&id)?;
         let keys = status_keys(&s, &device_id)?;
         bundle(&s, keys).await
     }
@@ -117,6 +106,53 @@ pub async fn device(
     match result {
         Ok(bytes) => cbor_response(bytes),
         Err(p) => p.for_request(&headers).into_response(),
+    }
+}
+
+/// `GET /devices/{id}/passport`: the device's EAR, appraised at the certifying block's time from
+/// exactly the proved records, with the state proof (`crate::passport`).
+pub async fn passport(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        let device_id = device_param(&id)?;
+        let keys = status_keys(&s, &device_id)?;
+        let bundle_bytes = bundle(&s, keys).await?;
+        let bundle = StateProofBundle::decode(&bundle_bytes)
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        let verified = crate::state_proof::verify(&s.genesis_id, &s.genesis.validators, &bundle)
+            .map_err(|e| Problem::internal(format!("own state proof: {e}")))?;
+        let appraisal = crate::passport::appraise_proved(&verified, &device_id)
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        let ear = super::devices::signed_ear(&s, &device_id, &appraisal)?;
+        Ok::<_, Problem>(
+            crate::passport::Passport(
+                crate::passport::PASSPORT_VERSION,
+                ByteBuf::from(ear),
+                ByteBuf::from(bundle_bytes),
+            )
+            .encode(),
+        )
+    }
+    .await;
+    match result {
+        Ok(bytes) => cbor_response(bytes),
+        Err(p) => p.for_request(&headers).into_response(),
+    }
+}
+
+fn device_param(id: &str) -> Result<Vec<u8>, Problem> {
+    match hex::decode(id) {
+        Ok(d) if !d.is_empty() && d.len() <= proverka_ledger::MAX_DEVICE_ID_BYTES => Ok(d),
+        _ => Err(Problem::bad_request(
+            "Malformed parameter",
+            format!(
+                "device id must be 1..={} bytes of hex",
+                proverka_ledger::MAX_DEVICE_ID_BYTES
+            ),
+        )),
     }
 }
 
