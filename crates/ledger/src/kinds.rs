@@ -21,9 +21,10 @@ pub const EVIDENCE: &str = "application/vnd.proverka.evidence+cbor";
 pub const EVIDENCE_BATCH: &str = "application/vnd.proverka.evidence-batch+cbor";
 pub const POLICY: &str = "application/vnd.proverka.policy+cbor";
 pub const REVOKE_DEVICE: &str = "application/vnd.proverka.revoke-device+cbor";
+pub const CEDAR_POLICY: &str = "application/vnd.proverka.cedar-policy+cbor";
 
 /// Every content type with a rule, for documentation and tests.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 17] = [
     ISSUER,
     JOIN,
     VOTE,
@@ -40,6 +41,7 @@ pub const ALL: [&str; 16] = [
     EVIDENCE_BATCH,
     POLICY,
     REVOKE_DEVICE,
+    CEDAR_POLICY,
 ];
 
 /// The rule-bearing content type of a statement, if it has one.

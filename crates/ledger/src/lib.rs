@@ -11,6 +11,7 @@
 //!   registration), the `iss` claim matches the registered name, and the signature verifies with
 //!   the registered key (the `kid` is that key's RFC 9679 thumbprint).
 
+mod cedar;
 mod ctx;
 mod devices;
 mod firmware;
@@ -25,6 +26,7 @@ pub mod query;
 pub mod records;
 mod rules;
 
+pub use cedar::CEDAR_KIND;
 pub use ctx::BlockContext;
 pub use devices::{
     MAX_CLOCK_SKEW_MS, MAX_DEVICE_ID_BYTES, MAX_EVIDENCE_AGE_MS, MAX_EVIDENCE_BATCH,

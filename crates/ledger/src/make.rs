@@ -244,6 +244,19 @@ pub fn policy(
     encode_map(fields)
 }
 
+/// `cedar-policy`: `owner`'s Cedar policy set (id, text), replacing version `supersedes`.
+pub fn cedar_policy(owner: &str, policies: &[(&str, &str)], supersedes: Option<u64>) -> Vec<u8> {
+    let set = policies
+        .iter()
+        .map(|(id, t)| Value::Array(vec![text(id), text(t)]))
+        .collect();
+    let mut fields = vec![(1, text(owner)), (2, Value::Array(set))];
+    if let Some(v) = supersedes {
+        fields.push((3, uint(v)));
+    }
+    encode_map(fields)
+}
+
 /// `revoke-device` (by its maker), with an optional reason.
 pub fn revoke_device(device_id: &[u8], reason: Option<&str>) -> Vec<u8> {
     let mut fields = vec![(1, bytes(device_id))];

@@ -28,6 +28,9 @@ pub enum PayloadError {
     Missing(u64),
     #[error("field {label}: {reason}")]
     Invalid { label: u64, reason: &'static str },
+    /// A Cedar policy set that is not admitted (names the policy and a fixed category).
+    #[error("field 2: {0}")]
+    CedarPolicy(proverka_policy::AdmissionError),
 }
 
 /// A decoded payload map, consumed field by field. [`Fields::finish`] refuses leftovers, so an
@@ -61,6 +64,11 @@ impl Fields {
             Some(label) => Err(PayloadError::Unknown(*label)),
             None => Ok(()),
         }
+    }
+
+    /// The raw value of a field, for readers with their own shape rules.
+    pub fn raw(&mut self, label: u64) -> Result<Value, PayloadError> {
+        self.take(label)
     }
 
     fn take(&mut self, label: u64) -> Result<Value, PayloadError> {

@@ -326,3 +326,76 @@ pub fn history(
 fn corrupt() -> StateError {
     StateError("corrupt history entry".into())
 }
+
+/// The Cedar policy set in force for `owner`, if it registered one (`cedar-policy`).
+pub fn cedar_policy(
+    view: &dyn StateView,
+    owner: &str,
+) -> Result<Option<records::CedarPolicyRecord>, StateError> {
+    record(view, &keys::cedar(owner))
+}
+
+/// Version `version` of `owner`'s Cedar policy set, in force or superseded: what a verdict
+/// naming that version was judged by.
+pub fn cedar_policy_version(
+    view: &dyn StateView,
+    owner: &str,
+    version: u64,
+) -> Result<Option<records::CedarPolicyRecord>, StateError> {
+    record(view, &keys::cedar_version(owner, version))
+}
+
+/// The Cedar facts of a device from ledger state at `now_ms`: its entity attributes (owner,
+/// maker, model, firmware, SVN), its trust status and AR4SI trust vector. The ledger records
+/// no zone or tags yet, so those are empty (a gateway may add its own).
+pub fn cedar_facts(
+    view: &dyn StateScan,
+    device_id: &[u8],
+    now_ms: u64,
+) -> Result<Option<CedarFacts>, StateError> {
+    let Some((d, appraisal)) = device_status(view, device_id, now_ms)? else {
+        return Ok(None);
+    };
+    let model_name = record::<records::ModelRecord>(view, &keys::model(&d.model))?
+        .map(|m| m.name)
+        .unwrap_or_default();
+    let v = &appraisal.vector;
+    let status = match appraisal.status {
+        proverka_trust::Status::Affirming => proverka_policy::TrustStatus::Affirming,
+        proverka_trust::Status::Warning => proverka_policy::TrustStatus::Warning,
+        proverka_trust::Status::Contraindicated => proverka_policy::TrustStatus::Contraindicated,
+        proverka_trust::Status::None => proverka_policy::TrustStatus::None,
+    };
+    Ok(Some(CedarFacts {
+        device: proverka_policy::DeviceFacts {
+            id: hex::encode(&d.id),
+            owner: d.owner.clone(),
+            maker: d.maker.clone(),
+            model: hex::encode(d.model),
+            model_name,
+            zone: None,
+            tags: Default::default(),
+            firmware: hex::encode(d.fw),
+            svn: d.highest_svn.unwrap_or(0),
+        },
+        status,
+        vector: proverka_policy::TrustVector {
+            instance_identity: v.instance_identity.get(),
+            configuration: v.configuration.get(),
+            executables: v.executables.get(),
+            file_system: v.file_system.get(),
+            hardware: v.hardware.get(),
+            runtime_opaque: v.runtime_opaque.get(),
+            storage_opaque: v.storage_opaque.get(),
+            sourced_data: v.sourced_data.get(),
+        },
+    }))
+}
+
+/// A device's facts for Cedar (see [`cedar_facts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CedarFacts {
+    pub device: proverka_policy::DeviceFacts,
+    pub status: proverka_policy::TrustStatus,
+    pub vector: proverka_policy::TrustVector,
+}

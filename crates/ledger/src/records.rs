@@ -101,6 +101,24 @@ impl ModelFactsRecord {
     }
 }
 
+/// One version of an owner's Cedar policy set (`cedar/` holds the one in force, `cedar-v/`
+/// every version). The texts are kept exactly as registered (admitted: parsed and strictly
+/// validated against `proverka_policy::SCHEMA`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CedarPolicyRecord {
+    pub owner: String,
+    /// 1 for the first set, then previous + 1.
+    pub version: u64,
+    /// Entry id of the statement that registered it.
+    #[serde(with = "serde_bytes")]
+    pub entry: Id,
+    /// Block height and time from which it is in force.
+    pub height: u64,
+    pub time_ms: u64,
+    /// (policy id, Cedar text), in registration order.
+    pub policies: Vec<(String, String)>,
+}
+
 /// A join request waiting for governance votes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalRecord {
@@ -287,6 +305,8 @@ pub mod keys {
     pub const IDX_MODEL: &[u8] = b"idx/model/";
     pub const IDX_FW: &[u8] = b"idx/fw/";
     pub const FACTS: &[u8] = b"facts/";
+    pub const CEDAR: &[u8] = b"cedar/";
+    pub const CEDAR_VERSION: &[u8] = b"cedar-v/";
 
     pub fn revoked(kid: &Id) -> Vec<u8> {
         key(REVOKED, &[kid])
@@ -354,6 +374,17 @@ pub mod keys {
     }
     pub fn facts(model: &Id) -> Vec<u8> {
         key(FACTS, &[model])
+    }
+    /// `cedar/` ‖ SHA-256(owner): the owner's Cedar policy set in force.
+    pub fn cedar(owner: &str) -> Vec<u8> {
+        key(CEDAR, &[&hash_parts(&[owner.as_bytes()])])
+    }
+    /// `cedar-v/` ‖ SHA-256(owner) ‖ version (u64 BE): every version ever in force.
+    pub fn cedar_version(owner: &str, version: u64) -> Vec<u8> {
+        key(
+            CEDAR_VERSION,
+            &[&hash_parts(&[owner.as_bytes()]), &version.to_be_bytes()],
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use crate::genesis::{Genesis, GenesisError};
 use crate::idevid::Idevid;
 use crate::issuers::{state_key, IssuerRecord};
 use crate::records::{keys, Kid, OrgRecord, Role};
-use crate::{devices, firmware, kinds, orgs};
+use crate::{cedar, devices, firmware, kinds, orgs};
 
 /// Read access to the ledger state as of the parent block. Untrusted nothing: the store behind
 /// it is local; a read error aborts the whole block (never read as "absent").
@@ -338,6 +338,7 @@ impl Rules {
             Some(kinds::ADVISORY) => firmware::advisory(ctx, signer, stmt),
             Some(kinds::POLICY) => devices::policy(ctx, signer, stmt),
             Some(kinds::REVOKE_DEVICE) => devices::revoke_device(ctx, signer, stmt),
+            Some(kinds::CEDAR_POLICY) => cedar::register(ctx, signer, stmt),
             Some(kinds::EVIDENCE_BATCH) => devices::evidence_batch(ctx, signer, stmt, &self.limits),
             _ => Ok(()),
         }

@@ -99,6 +99,17 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
                 Some(true),
             ),
         ),
+        (
+            "cedar-policy",
+            make::cedar_policy(
+                "water",
+                &[(
+                    "zone-north",
+                    r#"permit(principal, action == Proverka::Action::"actuate", resource in Proverka::Zone::"north");"#,
+                )],
+                Some(1),
+            ),
+        ),
     ]
 }
 
@@ -158,4 +169,5 @@ evidence a5014c6d657465722d303030303031024a6e6f6e63652d3030303103582022222222222
 evidence-batch 8241d241d2
 revoke-device a2014c6d657465722d3030303030310266636c6f6e6564
 policy a3011a0036ee80041a05265c0006f5
+cedar-policy a3016577617465720281826a7a6f6e652d6e6f727468785e7065726d6974287072696e636970616c2c20616374696f6e203d3d2050726f7665726b613a3a416374696f6e3a3a2261637475617465222c207265736f7572636520696e2050726f7665726b613a3a5a6f6e653a3a226e6f72746822293b0301
 ";

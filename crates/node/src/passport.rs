@@ -9,6 +9,7 @@
 //! byte for byte. A passport expires at the EAR's expiry or [`MAX_PASSPORT_AGE_MS`] after the
 //! certifying block, whichever is first.
 
+use proverka_ledger::records::DeviceRecord;
 use proverka_ledger::{query, Genesis};
 use proverka_statement::{Limits, PublicKey, SignedStatement};
 use proverka_trust::Appraisal;
@@ -32,6 +33,8 @@ pub struct Passport(pub u8, pub ByteBuf, pub ByteBuf);
 /// What a valid passport establishes about its device.
 #[derive(Clone, Debug)]
 pub struct PassportFacts {
+    /// The device record, as proved.
+    pub device: DeviceRecord,
     /// The appraisal, recomputed from the proved records (equal to the signed EAR's).
     pub appraisal: Appraisal,
     /// The finalized block that certifies the state it was computed from.
@@ -92,16 +95,14 @@ impl Passport {
 pub fn appraise_proved(
     verified: &VerifiedState,
     device_id: &[u8],
-) -> Result<Appraisal, PassportError> {
+) -> Result<(DeviceRecord, Appraisal), PassportError> {
     let found = query::device_status(
         &ProvedView::new(verified),
         device_id,
         verified.certified_by.timestamp_ms,
     )
     .map_err(|e| PassportError::Malformed(e.to_string()))?;
-    found
-        .map(|(_, a)| a)
-        .ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))
+    found.ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))
 }
 
 /// Verifies a passport for `device_id` at `now_ms` with only the genesis file's bytes.
@@ -118,7 +119,7 @@ pub fn verify(
         .map_err(|e| PassportError::Genesis(e.to_string()))?;
     let bundle = StateProofBundle::decode(&passport.2)?;
     let verified = state_proof::verify(&Genesis::id(genesis_bytes), &genesis.validators, &bundle)?;
-    let appraisal = appraise_proved(&verified, device_id)?;
+    let (device, appraisal) = appraise_proved(&verified, device_id)?;
     check_ear(
         &passport.1,
         &receipt_key,
@@ -141,6 +142,7 @@ pub fn verify(
         return Err(PassportError::Expired { expires_ms, now_ms });
     }
     Ok(PassportFacts {
+        device,
         appraisal,
         certified_height: verified.certified_by.height,
         certified_ms,
@@ -168,4 +170,43 @@ fn check_ear(
         return Err(PassportError::EarMismatch);
     }
     Ok(())
+}
+
+/// A gateway's view of a verified passport, for the edge command verifier
+/// (`proverka_command::MemorySnapshot`): the sender's current key, whether it is revoked
+/// (identity revoked or decommissioned), its status and until when it holds.
+pub fn command_sender(
+    facts: &PassportFacts,
+) -> Result<(proverka_command::DeviceId, proverka_command::SenderRecord), PassportError> {
+    use proverka_command::{DeviceId, SenderRecord, TrustStatus, UnixSeconds};
+    let malformed = |what: &str| PassportError::Malformed(format!("device {what}"));
+    let id = DeviceId::new(facts.device.id.clone()).map_err(|_| malformed("id"))?;
+    let key = match PublicKey::from_cose_key(&facts.device.key).map_err(|_| malformed("key"))? {
+        PublicKey::Ed25519(raw) => proverka_command::PublicKey::from_ed25519_bytes(&raw),
+        p256 @ PublicKey::P256(_) => {
+            // An SPKI for P-256 ends with the 65-byte uncompressed SEC1 point.
+            let der = p256.to_spki_der();
+            let point = der.get(der.len().saturating_sub(65)..).unwrap_or_default();
+            proverka_command::PublicKey::from_p256_sec1(point)
+        }
+        PublicKey::P384(_) => return Err(malformed("key: P-384 cannot sign commands")),
+    }
+    .map_err(|_| malformed("key"))?;
+    let status = match facts.appraisal.status.as_str() {
+        "affirming" => TrustStatus::Affirming,
+        "warning" => TrustStatus::Warning,
+        "contraindicated" => TrustStatus::Contraindicated,
+        _ => TrustStatus::None,
+    };
+    let revoked =
+        facts.device.identity_revoked_ms.is_some() || facts.device.decommissioned_ms.is_some();
+    Ok((
+        id,
+        SenderRecord {
+            key,
+            revoked,
+            status,
+            status_expires_at: UnixSeconds(facts.expires_ms / 1000),
+        },
+    ))
 }

@@ -307,3 +307,147 @@ async fn a_passport_proves_the_current_status_until_it_expires() {
     ));
     h.node.shutdown().await;
 }
+
+/// The gateway story of issue 4: a controller's command to a valve is allowed while the
+/// controller's passport says affirming, and refused with the reason once a critical advisory
+/// names its firmware — no new evidence, only a fresh passport.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_judges_commands_by_the_senders_passport() {
+    use proverka_command::{
+        sign_command, Action, Command, DangerAllowAll, DeviceId, MemorySnapshot, Params, Reason,
+        ReplayGuard, SigningKey, TrustStatus, UnixSeconds,
+    };
+    use proverka_node::passport::{self, command_sender, Passport};
+
+    let h = harness().await;
+    let seed = [42u8; 32];
+    let ctl = b"grid-ctl-1";
+    let fw = [0xc1; 32];
+    h.register(kinds::MODEL, &make::model("ctl", &[])).await;
+    h.register(
+        kinds::RELEASE,
+        &make::release(&make::Release {
+            model: "ctl",
+            version: "1.0",
+            digest: fw,
+            svn: 1,
+            supersedes: None,
+            security: None,
+            revoked: false,
+        }),
+    )
+    .await;
+    let device_key = PrivateKey::from_ed25519_seed(seed);
+    h.register(
+        kinds::BIRTH,
+        &make::birth(&Birth {
+            device_id: ctl,
+            key: &device_key.public_key(),
+            model: "ctl",
+            serial: "C1",
+            hw_version: "1",
+            factory_fw: fw,
+            x5chain: &[],
+        }),
+    )
+    .await;
+    // The controller attests (signed with its own key).
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let evidence = sign_statement(
+        &device_key,
+        &StatementParams {
+            iss: &hex::encode(ctl),
+            sub: "evidence",
+            iat: now_s as i64,
+            content_type: ContentType::Text(kinds::EVIDENCE.into()),
+            payload: &make::evidence(&make::Evidence {
+                device_id: ctl,
+                nonce: b"gateway-nonce-1",
+                fw,
+                svn: 1,
+                debug: 3,
+            }),
+        },
+    );
+    let resp = h
+        .http
+        .post(h.url("/entries"))
+        .header("content-type", "application/cose")
+        .body(evidence)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+
+    let command_key = SigningKey::from_ed25519_seed(seed);
+    let valve = DeviceId::new(b"valve-9".to_vec()).unwrap();
+    let command = |seq: u64| Command {
+        sender: DeviceId::new(ctl.to_vec()).unwrap(),
+        recipient: valve.clone(),
+        action: Action::new("actuate").unwrap(),
+        params: Params::new(),
+        seq,
+        iat: UnixSeconds(now_s),
+        exp: UnixSeconds(now_s + 60),
+    };
+    let judge = |h: &Harness, body: Vec<u8>, seq: u64| {
+        let p = Passport::decode(&body).unwrap();
+        let facts = passport::verify(&h.genesis, &p, ctl, now_s * 1000 + 1_000).unwrap();
+        let (id, sender) = command_sender(&facts).unwrap();
+        let mut snapshot = MemorySnapshot::new(
+            UnixSeconds(facts.certified_ms / 1000),
+            600,
+            TrustStatus::Affirming,
+        );
+        snapshot.insert(id, sender);
+        let mut replay = ReplayGuard::new(16);
+        proverka_command::verify(
+            &sign_command(&command(seq), &command_key),
+            &snapshot,
+            &mut replay,
+            UnixSeconds(now_s + 1),
+            &valve,
+            &DangerAllowAll,
+        )
+    };
+
+    let (_, body) = h
+        .get(&format!("/devices/{}/passport", hex::encode(ctl)))
+        .await;
+    let verdict = judge(&h, body, 1);
+    assert!(verdict.is_allow(), "{:?}", verdict.reasons());
+
+    // A critical advisory against the controller's firmware: no new evidence needed.
+    h.register(
+        kinds::ADVISORY,
+        &make::advisory(&make::Advisory {
+            id: "CERT-CTL-1",
+            maker: "dev-admin",
+            model: "ctl",
+            versions: &["1.0"],
+            cvss: Some(98),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let (_, body) = h
+        .get(&format!("/devices/{}/passport", hex::encode(ctl)))
+        .await;
+    let verdict = judge(&h, body, 2);
+    assert!(!verdict.is_allow());
+    assert!(
+        verdict.reasons().iter().any(|r| matches!(
+            r,
+            Reason::StatusBelowRequired {
+                have: TrustStatus::Contraindicated,
+                ..
+            }
+        )),
+        "{:?}",
+        verdict.reasons()
+    );
+    h.node.shutdown().await;
+}

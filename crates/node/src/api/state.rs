@@ -124,7 +124,7 @@ pub async fn passport(
             .map_err(|e| Problem::internal(e.to_string()))?;
         let verified = crate::state_proof::verify(&s.genesis_id, &s.genesis.validators, &bundle)
             .map_err(|e| Problem::internal(format!("own state proof: {e}")))?;
-        let appraisal = crate::passport::appraise_proved(&verified, &device_id)
+        let (_, appraisal) = crate::passport::appraise_proved(&verified, &device_id)
             .map_err(|e| Problem::internal(e.to_string()))?;
         let ear = super::devices::signed_ear(&s, &device_id, &appraisal)?;
         Ok::<_, Problem>(

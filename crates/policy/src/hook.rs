@@ -1,0 +1,74 @@
+//! The command verifier's policy hook, implemented with Cedar.
+
+use proverka_command::{DeviceId, PolicyDecision, PolicyHook, PolicyRequest};
+
+use crate::facts::{Action, DeviceFacts, Request, TrustVector};
+use crate::judge::{judge, Decision, OwnerPolicies};
+
+/// The ledger facts a gateway judges commands against, all as of one snapshot: the devices,
+/// the sender's trust vector, and each owner's policy set in force at that snapshot.
+///
+/// Trust contract: the source is the gateway's own (proved) view of the ledger; the hook
+/// trusts it entirely. An attacker who controls the command can at most choose the sender
+/// (whose signature the verifier already checked), the action and the params.
+pub trait FactSource {
+    /// What the ledger says about a device.
+    fn device(&self, id: &DeviceId) -> Option<DeviceFacts>;
+    /// The device's current AR4SI trust vector (all "no claim" if unknown).
+    fn trust_vector(&self, id: &DeviceId) -> TrustVector;
+    /// The owner's policy set in force, if it registered one.
+    fn policies(&self, owner: &str) -> Option<&OwnerPolicies>;
+}
+
+/// A [`PolicyHook`] that judges each command with the recipient owner's Cedar policies.
+///
+/// Denies (fail closed) when the recipient or sender is unknown, when the recipient's owner
+/// has no policy set, when the action is not in the vocabulary ([`Action`]), when a declared
+/// param has the wrong type, and whenever Cedar does not allow. A denial names the owner and
+/// the policy version (`cedar water v3: forbidden by no-untrusted`).
+pub struct CedarHook<S>(pub S);
+
+impl<S: FactSource> PolicyHook for CedarHook<S> {
+    fn decide(&self, request: &PolicyRequest<'_>) -> PolicyDecision {
+        let cmd = request.command;
+        let Some(recipient) = self.0.device(&cmd.recipient) else {
+            return PolicyDecision::Deny("cedar: recipient unknown to the ledger".into());
+        };
+        let Some(policies) = self.0.policies(&recipient.owner) else {
+            return PolicyDecision::Deny(format!("cedar {}: no policy set", recipient.owner));
+        };
+        let head = format!("cedar {} v{}", policies.owner(), policies.version());
+        let Some(sender) = self.0.device(&cmd.sender) else {
+            return PolicyDecision::Deny(format!("{head}: sender unknown to the ledger"));
+        };
+        let Some(action) = Action::from_name(cmd.action.as_str()) else {
+            return PolicyDecision::Deny(format!("{head}: action not in the policy vocabulary"));
+        };
+        let facts = Request {
+            sender: &sender,
+            recipient: &recipient,
+            action,
+            now: request.now.0,
+            sender_status: request.sender_status,
+            sender_tv: self.0.trust_vector(&cmd.sender),
+            params: &cmd.params,
+        };
+        match judge(policies, &facts) {
+            Ok(v) if v.decision == Decision::Allow => PolicyDecision::Allow,
+            Ok(v) => PolicyDecision::Deny(v.explain()),
+            Err(e) => PolicyDecision::Deny(format!("{head}: {e}")),
+        }
+    }
+}
+
+impl<T: FactSource + ?Sized> FactSource for &T {
+    fn device(&self, id: &DeviceId) -> Option<DeviceFacts> {
+        (**self).device(id)
+    }
+    fn trust_vector(&self, id: &DeviceId) -> TrustVector {
+        (**self).trust_vector(id)
+    }
+    fn policies(&self, owner: &str) -> Option<&OwnerPolicies> {
+        (**self).policies(owner)
+    }
+}
