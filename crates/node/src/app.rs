@@ -223,12 +223,12 @@ impl Shared {
             .registered()
             .map(|i| block.statements[i].as_slice())
             .collect();
-        let writes = decision.state_writes();
+        let writes = Arc::new(decision.state_writes());
         // State first: a crash before the store commits redelivers this block, whose writes
         // are the same (deterministic rules, same parent state), and re-applying them is a no-op.
         let state_root = self
             .state
-            .apply(block.height, writes.clone())
+            .apply(block.height, Arc::clone(&writes))
             .map_err(|e| format!("state database: {e}"))?;
         let sign = |size: u64, root: &Hash| self.sign_checkpoint(size, root);
         let outcome = self
@@ -323,25 +323,26 @@ impl Shared {
 
     /// The anchor of an applied height, from the store's records.
     pub fn recorded_anchor(&self, height: u64) -> Result<Anchor, String> {
-        if height == 0 {
-            return Ok(Anchor::default());
-        }
-        let record = self
-            .store
-            .block(height)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("block {height} is not applied"))?;
-        let log_root = self
-            .store
-            .root_at(record.log_size)
-            .map_err(|e| e.to_string())?;
-        Ok(Anchor {
-            height,
-            log_size: record.log_size,
-            log_root,
-            state_root: record.state_root,
-        })
+        anchor_at(&self.store, height)
     }
+}
+
+/// The anchor of an applied height, from the store's block record (zero anchor for height 0).
+fn anchor_at(store: &Store, height: u64) -> Result<Anchor, String> {
+    if height == 0 {
+        return Ok(Anchor::default());
+    }
+    let record = store
+        .block(height)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("block {height} is not applied"))?;
+    let log_root = store.root_at(record.log_size).map_err(|e| e.to_string())?;
+    Ok(Anchor {
+        height,
+        log_size: record.log_size,
+        log_root,
+        state_root: record.state_root,
+    })
 }
 
 /// The anchor after the store's last applied block, once the state database is known to be at
@@ -356,19 +357,7 @@ fn initial_anchor(store: &Store, state: &StateService) -> Result<Anchor, String>
              fresh data directory"
         ));
     }
-    if applied == 0 {
-        return Ok(Anchor::default());
-    }
-    let record = store
-        .block(applied)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("applied block {applied} missing"))?;
-    Ok(Anchor {
-        height: applied,
-        log_size: record.log_size,
-        log_root: store.root(),
-        state_root: record.state_root,
-    })
+    anchor_at(store, applied)
 }
 
 struct VerifiedCache<'a>(&'a Mutex<HashSet<[u8; 32]>>);

@@ -16,7 +16,7 @@ use proverka_trust::Appraisal;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::state_proof::{self, ProvedView, StateProofBundle, VerifiedState};
+use crate::state_proof::{self, ProvedView, StateProofBundle};
 
 /// Format version written first in a passport.
 pub const PASSPORT_VERSION: u8 = 1;
@@ -91,17 +91,15 @@ impl Passport {
     }
 }
 
-/// The EAR claims the ledger signs for a device appraised from a verified state proof.
+/// A device's record and appraisal from proved records only, at the certifying block's time:
+/// what the ledger signs into a passport's EAR and what [`verify`] recomputes.
 pub fn appraise_proved(
-    verified: &VerifiedState,
+    proved: &ProvedView,
+    certified_ms: u64,
     device_id: &[u8],
 ) -> Result<(DeviceRecord, Appraisal), PassportError> {
-    let found = query::device_status(
-        &ProvedView::new(verified),
-        device_id,
-        verified.certified_by.timestamp_ms,
-    )
-    .map_err(|e| PassportError::Malformed(e.to_string()))?;
+    let found = query::device_status(proved, device_id, certified_ms)
+        .map_err(|e| PassportError::Malformed(e.to_string()))?;
     found.ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))
 }
 
@@ -119,7 +117,11 @@ pub fn verify(
         .map_err(|e| PassportError::Genesis(e.to_string()))?;
     let bundle = StateProofBundle::decode(&passport.2)?;
     let verified = state_proof::verify(&Genesis::id(genesis_bytes), &genesis.validators, &bundle)?;
-    let (device, appraisal) = appraise_proved(&verified, device_id)?;
+    let (device, appraisal) = appraise_proved(
+        &ProvedView::new(&verified),
+        verified.certified_by.timestamp_ms,
+        device_id,
+    )?;
     check_ear(
         &passport.1,
         &receipt_key,

@@ -46,7 +46,8 @@ pub struct Proved {
     pub keys: Vec<ProvedKey>,
 }
 
-type Writes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+/// A block's writes, shared with the caller (which also hands them to its own store).
+type Writes = Arc<Vec<(Vec<u8>, Option<Vec<u8>>)>>;
 
 enum Request {
     Apply {

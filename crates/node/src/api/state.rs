@@ -15,7 +15,9 @@ use serde_bytes::ByteBuf;
 
 use super::Problem;
 use crate::app::{Shared, StoreView};
-use crate::state_proof::{ProvedEntry, StateProofBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_KEYS};
+use crate::state_proof::{
+    ProvedEntry, ProvedView, StateProofBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_KEYS,
+};
 
 /// How long a request waits for a finalized block to certify the state it was proved at.
 const CERTIFY_WAIT: Duration = Duration::from_secs(5);
@@ -31,6 +33,13 @@ fn cbor_response(bytes: Vec<u8>) -> Response {
         HeaderValue::from_static("application/cbor"),
     );
     resp
+}
+
+fn cbor_or_problem(headers: &HeaderMap, result: Result<Vec<u8>, Problem>) -> Response {
+    match result {
+        Ok(bytes) => cbor_response(bytes),
+        Err(p) => p.for_request(headers).into_response(),
+    }
 }
 
 fn unavailable(detail: impl Into<String>) -> Problem {
@@ -50,13 +59,10 @@ pub async fn proof(
 ) -> Response {
     let result = async {
         let keys = parse_keys(q.as_deref().unwrap_or(""))?;
-        bundle(&s, keys).await
+        Ok(bundle(&s, keys).await?.bytes)
     }
     .await;
-    match result {
-        Ok(bytes) => cbor_response(bytes),
-        Err(p) => p.for_request(&headers).into_response(),
-    }
+    cbor_or_problem(&headers, result)
 }
 
 fn parse_keys(query: &str) -> Result<Vec<Vec<u8>>, Problem> {
@@ -100,13 +106,10 @@ pub async fn device(
     let result = async {
         let device_id = device_param(&id)?;
         let keys = status_keys(&s, &device_id)?;
-        bundle(&s, keys).await
+        Ok(bundle(&s, keys).await?.bytes)
     }
     .await;
-    match result {
-        Ok(bytes) => cbor_response(bytes),
-        Err(p) => p.for_request(&headers).into_response(),
-    }
+    cbor_or_problem(&headers, result)
 }
 
 /// `GET /devices/{id}/passport`: the device's EAR, appraised at the certifying block's time from
@@ -119,28 +122,23 @@ pub async fn passport(
     let result = async {
         let device_id = device_param(&id)?;
         let keys = status_keys(&s, &device_id)?;
-        let bundle_bytes = bundle(&s, keys).await?;
-        let bundle = StateProofBundle::decode(&bundle_bytes)
-            .map_err(|e| Problem::internal(e.to_string()))?;
-        let verified = crate::state_proof::verify(&s.genesis_id, &s.genesis.validators, &bundle)
-            .map_err(|e| Problem::internal(format!("own state proof: {e}")))?;
-        let (_, appraisal) = crate::passport::appraise_proved(&verified, &device_id)
-            .map_err(|e| Problem::internal(e.to_string()))?;
+        // Appraised from exactly the records the bundle proves, at the certifying block's time.
+        let proof = bundle(&s, keys).await?;
+        let (_, appraisal) =
+            crate::passport::appraise_proved(&proof.view, proof.certified_ms, &device_id)
+                .map_err(|e| Problem::internal(e.to_string()))?;
         let ear = super::devices::signed_ear(&s, &device_id, &appraisal)?;
         Ok::<_, Problem>(
             crate::passport::Passport(
                 crate::passport::PASSPORT_VERSION,
                 ByteBuf::from(ear),
-                ByteBuf::from(bundle_bytes),
+                ByteBuf::from(proof.bytes),
             )
             .encode(),
         )
     }
     .await;
-    match result {
-        Ok(bytes) => cbor_response(bytes),
-        Err(p) => p.for_request(&headers).into_response(),
-    }
+    cbor_or_problem(&headers, result)
 }
 
 fn device_param(id: &str) -> Result<Vec<u8>, Problem> {
@@ -185,8 +183,15 @@ fn status_keys(s: &Shared, device_id: &[u8]) -> Result<Vec<Vec<u8>>, Problem> {
     Ok(keys)
 }
 
+/// An encoded bundle with the proved records it carries and its certifying block's time.
+struct Proof {
+    bytes: Vec<u8>,
+    view: ProvedView,
+    certified_ms: u64,
+}
+
 /// Proves `keys` and finds the finalized block certifying the proved root.
-async fn bundle(s: &Shared, keys: Vec<Vec<u8>>) -> Result<Vec<u8>, Problem> {
+async fn bundle(s: &Shared, keys: Vec<Vec<u8>>) -> Result<Proof, Problem> {
     let archive = s
         .archive
         .get()
@@ -204,6 +209,13 @@ async fn bundle(s: &Shared, keys: Vec<Vec<u8>>) -> Result<Vec<u8>, Problem> {
         let Some(finalization) = archive.finalization(certifying.height).await else {
             continue;
         };
+        let view = ProvedView(
+            proved
+                .keys
+                .iter()
+                .filter_map(|k| k.value.clone().map(|v| (k.key.clone(), v)))
+                .collect(),
+        );
         let entries = proved
             .keys
             .into_iter()
@@ -233,7 +245,11 @@ async fn bundle(s: &Shared, keys: Vec<Vec<u8>>) -> Result<Vec<u8>, Problem> {
                 ),
             ));
         }
-        return Ok(bytes);
+        return Ok(Proof {
+            bytes,
+            view,
+            certified_ms: certifying.timestamp_ms,
+        });
     }
     Err(unavailable(
         "no finalized block certifies the current state yet; retry shortly",
