@@ -299,6 +299,10 @@ enum Command {
         #[arg(long)]
         genesis: Option<PathBuf>,
     },
+    /// Run an MQTT edge gateway: check device-to-device commands against a proved snapshot of
+    /// the ledger and the owners' Cedar policies, deliver or refuse them, forward evidence, and
+    /// publish status changes (docs/gateway.md).
+    Gateway(crate::gateway::GatewayArgs),
     /// Fetch a state proof (CBOR bundle) for ledger keys or for a device's status inputs.
     StateProof {
         /// The ledger's URL.
@@ -402,6 +406,7 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             governance_threshold,
             out: &out,
         }),
+        Command::Gateway(args) => crate::gateway::run(args).await,
         Command::Keygen { out, alg } => keygen(&out, alg),
         Command::Sign {
             key,

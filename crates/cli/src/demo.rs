@@ -23,6 +23,8 @@ use serde_json::Value;
 
 use crate::Failure;
 
+mod command_story;
+
 /// Options of `proverka demo`.
 pub struct DemoOptions {
     pub data_dir: Option<PathBuf>,
@@ -175,6 +177,10 @@ async fn play(opts: &DemoOptions, data_dir: &std::path::Path, url: &str) -> Resu
     city.fix(&devices).await?;
     city.census("After the roll-out").await?;
     city.audit(&devices[0]).await?;
+    // Valves are the odd devices (bolt's, sold to grid).
+    if let Some(valve) = devices.get(1) {
+        city.command_story(valve).await?;
+    }
     println!(
         "\nThe story took {:.1} s on this machine.",
         started.elapsed().as_secs_f64()

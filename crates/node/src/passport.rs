@@ -37,6 +37,9 @@ pub struct PassportFacts {
     pub device: DeviceRecord,
     /// The appraisal, recomputed from the proved records (equal to the signed EAR's).
     pub appraisal: Appraisal,
+    /// What the recipient owner's Cedar policies see of the device (owner, maker, model, zone,
+    /// tags, firmware, status, trust vector), from the same proved records.
+    pub cedar: query::CedarFacts,
     /// The finalized block that certifies the state it was computed from.
     pub certified_height: u64,
     /// That block's time (ms): the appraisal's time.
@@ -117,11 +120,12 @@ pub fn verify(
         .map_err(|e| PassportError::Genesis(e.to_string()))?;
     let bundle = StateProofBundle::decode(&passport.2)?;
     let verified = state_proof::verify(&Genesis::id(genesis_bytes), &genesis.validators, &bundle)?;
-    let (device, appraisal) = appraise_proved(
-        &ProvedView::new(&verified),
-        verified.certified_by.timestamp_ms,
-        device_id,
-    )?;
+    let proved = ProvedView::new(&verified);
+    let certified_ms = verified.certified_by.timestamp_ms;
+    let (device, appraisal) = appraise_proved(&proved, certified_ms, device_id)?;
+    let cedar = query::cedar_facts(&proved, device_id, certified_ms)
+        .map_err(|e| PassportError::Malformed(e.to_string()))?
+        .ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))?;
     check_ear(
         &passport.1,
         &receipt_key,
@@ -129,7 +133,6 @@ pub fn verify(
         device_id,
         &genesis.origin,
     )?;
-    let certified_ms = verified.certified_by.timestamp_ms;
     let expires_ms = appraisal
         .expires_ms
         .unwrap_or(u64::MAX)
@@ -146,6 +149,7 @@ pub fn verify(
     Ok(PassportFacts {
         device,
         appraisal,
+        cedar,
         certified_height: verified.certified_by.height,
         certified_ms,
         expires_ms,

@@ -155,24 +155,30 @@ pub fn verify(
 
 /// The proved keys of a verified bundle as a read-only ledger view, so that the ledger's own
 /// queries (e.g. `query::device_status`) run offline over proved data only.
-pub struct ProvedView(pub BTreeMap<Vec<u8>, Vec<u8>>);
+///
+/// A key the bundle proves absent reads as absent; a key the bundle does not cover at all is an
+/// **error**, never "absent": reading it as absent would let a server drop a record (a
+/// revocation, a zone label) simply by leaving its key out of the proof. Scans return only
+/// proved present rows; a scan cannot prove that no other row exists, so ledger queries used
+/// offline read fixed keys (manifests), not scans.
+pub struct ProvedView(pub BTreeMap<Vec<u8>, Option<Vec<u8>>>);
 
 impl ProvedView {
-    /// The present keys of a verified bundle (absent ones read as absent, as they were proved).
+    /// Every key of a verified bundle, present or proved absent.
     pub fn new(verified: &VerifiedState) -> Self {
-        Self(
-            verified
-                .entries
-                .iter()
-                .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-                .collect(),
-        )
+        Self(verified.entries.iter().cloned().collect())
     }
 }
 
 impl StateView for ProvedView {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.0.get(key).cloned())
+        match self.0.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => Err(StateError(format!(
+                "key {} is not covered by the state proof",
+                hex::encode(key)
+            ))),
+        }
     }
     fn has_entry(&self, _: &[u8; 32]) -> Result<bool, StateError> {
         Err(StateError(
@@ -193,8 +199,8 @@ impl StateScan for ProvedView {
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .filter(|(k, _)| after.is_none_or(|a| k.as_slice() > a))
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
             .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
 }

@@ -3,7 +3,7 @@
 use proverka_command::{DeviceId, PolicyDecision, PolicyHook, PolicyRequest};
 
 use crate::facts::{Action, DeviceFacts, Request, TrustVector};
-use crate::judge::{judge, Decision, OwnerPolicies};
+use crate::judge::{judge, Decision, OwnerPolicies, Verdict};
 
 /// The ledger facts a gateway judges commands against, all as of one snapshot: the devices,
 /// the sender's trust vector, and each owner's policy set in force at that snapshot.
@@ -28,21 +28,24 @@ pub trait FactSource {
 /// the policy version (`cedar water v3: forbidden by no-untrusted`).
 pub struct CedarHook<S>(pub S);
 
-impl<S: FactSource> PolicyHook for CedarHook<S> {
-    fn decide(&self, request: &PolicyRequest<'_>) -> PolicyDecision {
+impl<S: FactSource> CedarHook<S> {
+    /// Judges one command and keeps the whole verdict (policy version, deciding ids, whether
+    /// it is critical) for callers that record it; `Err` is the fixed-form denial when the
+    /// command could not be judged at all. [`PolicyHook::decide`] is this, reduced.
+    pub fn judge_command(&self, request: &PolicyRequest<'_>) -> Result<Verdict, String> {
         let cmd = request.command;
         let Some(recipient) = self.0.device(&cmd.recipient) else {
-            return PolicyDecision::Deny("cedar: recipient unknown to the ledger".into());
+            return Err("cedar: recipient unknown to the ledger".into());
         };
         let Some(policies) = self.0.policies(&recipient.owner) else {
-            return PolicyDecision::Deny(format!("cedar {}: no policy set", recipient.owner));
+            return Err(format!("cedar {}: no policy set", recipient.owner));
         };
         let head = format!("cedar {} v{}", policies.owner(), policies.version());
         let Some(sender) = self.0.device(&cmd.sender) else {
-            return PolicyDecision::Deny(format!("{head}: sender unknown to the ledger"));
+            return Err(format!("{head}: sender unknown to the ledger"));
         };
         let Some(action) = Action::from_name(cmd.action.as_str()) else {
-            return PolicyDecision::Deny(format!("{head}: action not in the policy vocabulary"));
+            return Err(format!("{head}: action not in the policy vocabulary"));
         };
         let facts = Request {
             sender: &sender,
@@ -53,10 +56,16 @@ impl<S: FactSource> PolicyHook for CedarHook<S> {
             sender_tv: self.0.trust_vector(&cmd.sender),
             params: &cmd.params,
         };
-        match judge(policies, &facts) {
+        judge(policies, &facts).map_err(|e| format!("{head}: {e}"))
+    }
+}
+
+impl<S: FactSource> PolicyHook for CedarHook<S> {
+    fn decide(&self, request: &PolicyRequest<'_>) -> PolicyDecision {
+        match self.judge_command(request) {
             Ok(v) if v.decision == Decision::Allow => PolicyDecision::Allow,
             Ok(v) => PolicyDecision::Deny(v.explain()),
-            Err(e) => PolicyDecision::Deny(format!("{head}: {e}")),
+            Err(denial) => PolicyDecision::Deny(denial),
         }
     }
 }

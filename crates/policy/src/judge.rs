@@ -11,6 +11,9 @@ pub struct OwnerPolicies {
     owner: String,
     version: u64,
     ids: Vec<String>,
+    /// Ids of the policies annotated `@critical`: a command one of them decides is recorded
+    /// on the ledger by the gateway (an interaction record).
+    critical: std::collections::BTreeSet<String>,
     /// Per action (in [`Action::ALL`] order): the policies whose action scope can match it.
     by_action: Vec<PolicySet>,
 }
@@ -43,10 +46,16 @@ impl OwnerPolicies {
             }
             by_action.push(set);
         }
+        let critical = admitted
+            .iter()
+            .filter(|a| a.policy.annotation("critical").is_some())
+            .map(|a| a.id.clone())
+            .collect();
         Ok(OwnerPolicies {
             owner: owner.to_owned(),
             version,
             ids: admitted.into_iter().map(|a| a.id).collect(),
+            critical,
             by_action,
         })
     }
@@ -64,6 +73,12 @@ impl OwnerPolicies {
     /// The policy ids, in registration order.
     pub fn ids(&self) -> &[String] {
         &self.ids
+    }
+
+    /// True when the policy `id` is annotated `@critical` (any value): commands it decides
+    /// must be recorded on the ledger.
+    pub fn is_critical(&self, id: &str) -> bool {
+        self.critical.contains(id)
     }
 
     /// How many policies are evaluated for `action` (the slice size).
@@ -102,6 +117,9 @@ pub struct Verdict {
     /// Policies that failed to evaluate. Any error denies (fail closed): an erroring policy
     /// might have been a forbid.
     pub errors: usize,
+    /// A deciding policy is annotated `@critical`: the command (allowed or forbidden) must be
+    /// recorded on the ledger as an interaction.
+    pub critical: bool,
 }
 
 impl Verdict {
@@ -184,8 +202,10 @@ pub fn judge_with(
         cedar_policy::Decision::Allow if errors == 0 => Decision::Allow,
         _ => Decision::Deny,
     };
+    let critical = satisfied.iter().any(|id| policies.is_critical(id));
     Ok(Verdict {
         decision,
+        critical,
         owner: policies.owner.clone(),
         policy_version: policies.version,
         satisfied,

@@ -251,11 +251,56 @@ fn the_verdict_names_the_version_and_lists_satisfied_ids_sorted() {
             policy_version: 7,
             satisfied: vec!["a-first".into(), "m-mid".into(), "z-last".into()],
             errors: 0,
+            critical: false,
         }
     );
     // Sliced by action: `m-mid` is not even evaluated for other actions.
     assert_eq!(p.slice_len(Action::Read), 3);
     assert_eq!(p.slice_len(Action::Reboot), 2);
+}
+
+/// `@critical` marks the policies whose decisions the gateway records on the ledger: a command
+/// is critical when a policy that decided it (a satisfied permit when allowed, a satisfied
+/// forbid when denied) carries the annotation.
+#[test]
+fn a_command_decided_by_a_critical_policy_is_critical() {
+    let p = OwnerPolicies::new(
+        "water",
+        2,
+        &set(&[
+            (
+                "open-valves",
+                r#"@critical("valve actuation is recorded")
+permit(principal, action == Proverka::Action::"actuate", resource);"#,
+            ),
+            (
+                "read-anything",
+                r#"permit(principal, action == Proverka::Action::"read", resource);"#,
+            ),
+            (
+                "no-reboot-when-warning",
+                r#"@critical("")
+forbid(principal, action == Proverka::Action::"reboot", resource)
+  unless { context.sender_status == "affirming" };"#,
+            ),
+        ]),
+    )
+    .unwrap();
+    assert!(p.is_critical("open-valves") && !p.is_critical("read-anything"));
+    let ctl = device("ctl", "grid", None, &[]);
+    let valve = device("valve", "water", None, &[]);
+    let ask = |action, status| ask(&p, &ctl, &valve, action, status, ok_tv());
+    let actuate = ask(Action::Actuate, TrustStatus::Affirming);
+    assert_eq!(actuate.decision, Decision::Allow);
+    assert!(actuate.critical);
+    let read = ask(Action::Read, TrustStatus::Affirming);
+    assert_eq!(read.decision, Decision::Allow);
+    assert!(!read.critical);
+    // A critical forbid makes the denial critical; a denial nothing decided is not.
+    let reboot = ask(Action::Reboot, TrustStatus::Warning);
+    assert_eq!((reboot.decision, reboot.critical), (Decision::Deny, true));
+    let other = ask(Action::Configure, TrustStatus::Affirming);
+    assert_eq!((other.decision, other.critical), (Decision::Deny, false));
 }
 
 #[test]

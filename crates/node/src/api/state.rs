@@ -154,13 +154,15 @@ fn device_param(id: &str) -> Result<Vec<u8>, Problem> {
     }
 }
 
-/// The keys `query::device_status` reads for this device (gets and scanned rows).
+/// The keys `query::cedar_facts` reads for this device (gets and scanned rows): everything its
+/// status is computed from (`query::device_status`) plus what a gateway's Cedar policies see of
+/// it (model name, zone and tags), so that one bundle serves both.
 fn status_keys(s: &Shared, device_id: &[u8]) -> Result<Vec<Vec<u8>>, Problem> {
     let view = Recording {
         inner: StoreView(&s.store),
         keys: Mutex::new(BTreeSet::new()),
     };
-    let found = query::device_status(&view, device_id, s.head().timestamp_ms)
+    let found = query::cedar_facts(&view, device_id, s.head().timestamp_ms)
         .map_err(|e| Problem::internal(e.to_string()))?;
     if found.is_none() {
         return Err(Problem::not_found(format!(
@@ -213,7 +215,7 @@ async fn bundle(s: &Shared, keys: Vec<Vec<u8>>) -> Result<Proof, Problem> {
             proved
                 .keys
                 .iter()
-                .filter_map(|k| k.value.clone().map(|v| (k.key.clone(), v)))
+                .map(|k| (k.key.clone(), k.value.clone()))
                 .collect(),
         );
         let entries = proved

@@ -1,0 +1,180 @@
+//! The gateway's snapshot: what it knows of the ledger, every item proved, and how old it is.
+//!
+//! Built only from artefacts the gateway verified with the genesis alone (trust passports and
+//! state proofs, `crate::sync`), so the command verifier may believe it (the trust contract of
+//! `proverka_command::Snapshot`). Its issue time is that of its **oldest** item: one device
+//! whose passport cannot be refreshed ages the whole snapshot, and once it is older than its
+//! bound every command is refused (fail closed) rather than judged on partly stale facts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proverka_command::{DeviceId, SenderEntry, SenderRecord, Snapshot, TrustStatus, UnixSeconds};
+use proverka_node::passport::{command_sender, PassportError, PassportFacts};
+use proverka_policy::{DeviceFacts, FactSource, OwnerPolicies, TrustVector};
+
+/// One device as the snapshot knows it, from a verified trust passport.
+#[derive(Clone, Debug)]
+pub struct KnownDevice {
+    /// What the command verifier needs: current key, revocation, status and its expiry.
+    pub sender: SenderRecord,
+    /// What Cedar policies see of it.
+    pub facts: DeviceFacts,
+    /// Its AR4SI trust vector.
+    pub vector: TrustVector,
+    /// The finalized block whose state the passport proves.
+    pub certified_height: u64,
+    /// That block's time (ms).
+    pub certified_ms: u64,
+    /// When the passport stops being acceptable (ms).
+    pub expires_ms: u64,
+    /// The passport itself (CBOR), republished to devices as a retained message.
+    pub passport: Arc<Vec<u8>>,
+}
+
+impl KnownDevice {
+    /// From a passport verified by `proverka_node::passport::verify`.
+    pub fn from_passport(
+        facts: &PassportFacts,
+        passport: Arc<Vec<u8>>,
+    ) -> Result<(DeviceId, Self), PassportError> {
+        let (id, sender) = command_sender(facts)?;
+        Ok((
+            id,
+            KnownDevice {
+                sender,
+                facts: facts.cedar.device.clone(),
+                vector: facts.cedar.vector,
+                certified_height: facts.certified_height,
+                certified_ms: facts.certified_ms,
+                expires_ms: facts.expires_ms,
+                passport,
+            },
+        ))
+    }
+}
+
+/// An owner's Cedar policy set in force, as proved.
+#[derive(Clone)]
+pub struct ProvedPolicies {
+    /// `None`: the ledger proves the owner has registered no set (every command to its devices
+    /// is then denied by the Cedar hook).
+    pub set: Option<Arc<OwnerPolicies>>,
+    /// Time (ms) of the block certifying the proof.
+    pub certified_ms: u64,
+}
+
+/// The gateway's view of the ledger (see the module docs).
+#[derive(Clone)]
+pub struct GatewaySnapshot {
+    devices: BTreeMap<DeviceId, KnownDevice>,
+    policies: BTreeMap<String, ProvedPolicies>,
+    max_age_secs: u64,
+    required: TrustStatus,
+}
+
+impl GatewaySnapshot {
+    /// An empty snapshot. It is stale from the start (issued at the epoch): a gateway that has
+    /// not synced yet refuses every command.
+    pub fn new(max_age_secs: u64, required: TrustStatus) -> Self {
+        Self {
+            devices: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            max_age_secs,
+            required,
+        }
+    }
+
+    /// Adds or replaces a device.
+    pub fn insert_device(&mut self, id: DeviceId, device: KnownDevice) {
+        self.devices.insert(id, device);
+    }
+
+    /// Forgets a device (the ledger no longer knows it).
+    pub fn remove_device(&mut self, id: &DeviceId) {
+        self.devices.remove(id);
+    }
+
+    /// Adds or replaces an owner's policy set.
+    pub fn insert_policies(&mut self, owner: String, policies: ProvedPolicies) {
+        self.policies.insert(owner, policies);
+    }
+
+    /// A known device.
+    pub fn known(&self, id: &DeviceId) -> Option<&KnownDevice> {
+        self.devices.get(id)
+    }
+
+    /// Every known device.
+    pub fn devices(&self) -> impl Iterator<Item = (&DeviceId, &KnownDevice)> {
+        self.devices.iter()
+    }
+
+    /// Number of known devices.
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// True when no device is known.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// The policy set in force for `owner`, as proved, if the snapshot holds a proof for it.
+    pub fn proved_policies(&self, owner: &str) -> Option<&ProvedPolicies> {
+        self.policies.get(owner)
+    }
+
+    /// Time (ms) of the oldest certified item; 0 when empty.
+    pub fn certified_ms(&self) -> u64 {
+        let devices = self.devices.values().map(|d| d.certified_ms);
+        let policies = self.policies.values().map(|p| p.certified_ms);
+        devices.chain(policies).min().unwrap_or(0)
+    }
+
+    /// Lowest certified height among the devices; 0 when empty.
+    pub fn certified_height(&self) -> u64 {
+        self.devices
+            .values()
+            .map(|d| d.certified_height)
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+impl Snapshot for GatewaySnapshot {
+    fn issued_at(&self) -> UnixSeconds {
+        UnixSeconds(self.certified_ms() / 1000)
+    }
+
+    fn max_age_secs(&self) -> u64 {
+        self.max_age_secs
+    }
+
+    fn sender(&self, device: &DeviceId) -> Option<SenderEntry<'_>> {
+        self.devices.get(device).map(|d| SenderEntry {
+            key: &d.sender.key,
+            revoked: d.sender.revoked,
+            status: d.sender.status,
+            status_expires_at: d.sender.status_expires_at,
+        })
+    }
+
+    fn required_status(&self, _recipient: &DeviceId) -> TrustStatus {
+        self.required
+    }
+}
+
+impl FactSource for GatewaySnapshot {
+    fn device(&self, id: &DeviceId) -> Option<DeviceFacts> {
+        self.devices.get(id).map(|d| d.facts.clone())
+    }
+
+    fn trust_vector(&self, id: &DeviceId) -> TrustVector {
+        self.devices.get(id).map(|d| d.vector).unwrap_or_default()
+    }
+
+    fn policies(&self, owner: &str) -> Option<&OwnerPolicies> {
+        self.policies.get(owner)?.set.as_deref()
+    }
+}
