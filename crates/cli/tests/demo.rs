@@ -88,4 +88,24 @@ fn the_demo_story_drops_trust_for_exactly_the_affected_devices_and_restores_it()
         stdout.contains("status recomputed from the proof: affirming (node: affirming)"),
         "a light client recomputes the audited device's status from a state proof: {stdout}"
     );
+    // Step 9: the controller's order to the valve, through grid's gateway, follows its trust.
+    let orders: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("DELIVERED") || l.contains("REFUSED"))
+        .collect();
+    assert_eq!(orders.len(), 3, "{stdout}");
+    assert!(
+        orders[0]
+            .contains("says \"open\": DELIVERED (cedar grid v1: permitted by controllers-actuate)"),
+        "{stdout}"
+    );
+    assert!(
+        orders[1].contains("REFUSED: sender status contraindicated does not meet warning")
+            && orders[1].contains("cedar grid v1: no policy permits"),
+        "{stdout}"
+    );
+    assert!(
+        orders[2].contains("re-attested, the order again: DELIVERED"),
+        "{stdout}"
+    );
 }

@@ -6,12 +6,14 @@
 //! whose passport cannot be refreshed ages the whole snapshot, and once it is older than its
 //! bound every command is refused (fail closed) rather than judged on partly stale facts.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use proverka_command::{DeviceId, SenderEntry, SenderRecord, Snapshot, TrustStatus, UnixSeconds};
 use proverka_node::passport::{command_sender, PassportError, PassportFacts};
-use proverka_policy::{DeviceFacts, FactSource, OwnerPolicies, TrustVector};
+use proverka_policy::{
+    DeviceFacts, FactSource, JudgeError, OwnerPolicies, RequestEntities, TrustVector,
+};
 
 /// One device as the snapshot knows it, from a verified trust passport.
 #[derive(Clone, Debug)]
@@ -64,13 +66,37 @@ pub struct ProvedPolicies {
     pub certified_ms: u64,
 }
 
+/// Most (sender, recipient) pairs whose Cedar entities a snapshot keeps; when full, the cache
+/// is emptied and refilled (a snapshot lives one sync interval).
+pub const MAX_CACHED_PAIRS: usize = 65_536;
+
 /// The gateway's view of the ledger (see the module docs).
-#[derive(Clone)]
 pub struct GatewaySnapshot {
     devices: BTreeMap<DeviceId, KnownDevice>,
     policies: BTreeMap<String, ProvedPolicies>,
     max_age_secs: u64,
     required: TrustStatus,
+    /// Cedar entities per (sender, recipient): built from the two devices' facts, which never
+    /// change within one snapshot (a sync or a learned sender makes a new snapshot, with an
+    /// empty cache).
+    entities: Mutex<HashMap<(DeviceId, DeviceId), Arc<RequestEntities>>>,
+    /// The oldest item's certifying time, computed once per change: it is read for every
+    /// command (the freshness check) and would otherwise cost a pass over every device.
+    oldest_ms: OnceLock<u64>,
+}
+
+impl Clone for GatewaySnapshot {
+    /// A copy to change: its entity cache starts empty.
+    fn clone(&self) -> Self {
+        Self {
+            devices: self.devices.clone(),
+            policies: self.policies.clone(),
+            max_age_secs: self.max_age_secs,
+            required: self.required,
+            entities: Mutex::new(HashMap::new()),
+            oldest_ms: OnceLock::new(),
+        }
+    }
 }
 
 impl GatewaySnapshot {
@@ -82,21 +108,26 @@ impl GatewaySnapshot {
             policies: BTreeMap::new(),
             max_age_secs,
             required,
+            entities: Mutex::new(HashMap::new()),
+            oldest_ms: OnceLock::new(),
         }
     }
 
     /// Adds or replaces a device.
     pub fn insert_device(&mut self, id: DeviceId, device: KnownDevice) {
+        self.oldest_ms = OnceLock::new();
         self.devices.insert(id, device);
     }
 
     /// Forgets a device (the ledger no longer knows it).
     pub fn remove_device(&mut self, id: &DeviceId) {
+        self.oldest_ms = OnceLock::new();
         self.devices.remove(id);
     }
 
     /// Adds or replaces an owner's policy set.
     pub fn insert_policies(&mut self, owner: String, policies: ProvedPolicies) {
+        self.oldest_ms = OnceLock::new();
         self.policies.insert(owner, policies);
     }
 
@@ -127,9 +158,11 @@ impl GatewaySnapshot {
 
     /// Time (ms) of the oldest certified item; 0 when empty.
     pub fn certified_ms(&self) -> u64 {
-        let devices = self.devices.values().map(|d| d.certified_ms);
-        let policies = self.policies.values().map(|p| p.certified_ms);
-        devices.chain(policies).min().unwrap_or(0)
+        *self.oldest_ms.get_or_init(|| {
+            let devices = self.devices.values().map(|d| d.certified_ms);
+            let policies = self.policies.values().map(|p| p.certified_ms);
+            devices.chain(policies).min().unwrap_or(0)
+        })
     }
 
     /// Lowest certified height among the devices; 0 when empty.
@@ -176,5 +209,28 @@ impl FactSource for GatewaySnapshot {
 
     fn policies(&self, owner: &str) -> Option<&OwnerPolicies> {
         self.policies.get(owner)?.set.as_deref()
+    }
+
+    fn entities(
+        &self,
+        sender: &DeviceId,
+        recipient: &DeviceId,
+        build: &dyn Fn() -> Result<RequestEntities, JudgeError>,
+    ) -> Option<Result<Arc<RequestEntities>, JudgeError>> {
+        let key = (sender.clone(), recipient.clone());
+        // A poisoned lock only means a panic elsewhere mid-insert: the map is still valid.
+        let mut cache = self.entities.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(&key) {
+            return Some(Ok(hit.clone()));
+        }
+        let built = match build() {
+            Ok(e) => Arc::new(e),
+            Err(e) => return Some(Err(e)),
+        };
+        if cache.len() >= MAX_CACHED_PAIRS {
+            cache.clear();
+        }
+        cache.insert(key, built.clone());
+        Some(Ok(built))
     }
 }

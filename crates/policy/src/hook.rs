@@ -3,7 +3,10 @@
 use proverka_command::{DeviceId, PolicyDecision, PolicyHook, PolicyRequest};
 
 use crate::facts::{Action, DeviceFacts, Request, TrustVector};
-use crate::judge::{judge, Decision, OwnerPolicies, Verdict};
+use std::sync::Arc;
+
+use crate::facts::RequestEntities;
+use crate::judge::{judge, judge_with, Decision, JudgeError, OwnerPolicies, Verdict};
 
 /// The ledger facts a gateway judges commands against, all as of one snapshot: the devices,
 /// the sender's trust vector, and each owner's policy set in force at that snapshot.
@@ -18,6 +21,17 @@ pub trait FactSource {
     fn trust_vector(&self, id: &DeviceId) -> TrustVector;
     /// The owner's policy set in force, if it registered one.
     fn policies(&self, owner: &str) -> Option<&OwnerPolicies>;
+    /// The Cedar entities of a command from `sender` to `recipient`, if the source keeps them
+    /// (they depend only on the two devices' facts, so a source whose facts do not change may
+    /// build them once per pair). `None` builds them per command.
+    fn entities(
+        &self,
+        _sender: &DeviceId,
+        _recipient: &DeviceId,
+        _build: &dyn Fn() -> Result<RequestEntities, JudgeError>,
+    ) -> Option<Result<Arc<RequestEntities>, JudgeError>> {
+        None
+    }
 }
 
 /// A [`PolicyHook`] that judges each command with the recipient owner's Cedar policies.
@@ -56,7 +70,13 @@ impl<S: FactSource> CedarHook<S> {
             sender_tv: self.0.trust_vector(&cmd.sender),
             params: &cmd.params,
         };
-        judge(policies, &facts).map_err(|e| format!("{head}: {e}"))
+        let build = || RequestEntities::new(&sender, &recipient);
+        let verdict = match self.0.entities(&cmd.sender, &cmd.recipient, &build) {
+            Some(Ok(entities)) => judge_with(policies, &facts, &entities),
+            Some(Err(e)) => Err(e),
+            None => judge(policies, &facts),
+        };
+        verdict.map_err(|e| format!("{head}: {e}"))
     }
 }
 
@@ -79,5 +99,13 @@ impl<T: FactSource + ?Sized> FactSource for &T {
     }
     fn policies(&self, owner: &str) -> Option<&OwnerPolicies> {
         (**self).policies(owner)
+    }
+    fn entities(
+        &self,
+        sender: &DeviceId,
+        recipient: &DeviceId,
+        build: &dyn Fn() -> Result<RequestEntities, JudgeError>,
+    ) -> Option<Result<Arc<RequestEntities>, JudgeError>> {
+        (**self).entities(sender, recipient, build)
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use proverka_command::{sign_command, Action, Command, DeviceId, Params, SigningKey, UnixSeconds};
 use proverka_gateway::{Config, Gateway, Outcome};
 
-use super::{City, Device, Mode, Signer, BOLT, CERT, GRID};
+use super::{City, Device, Signer, BOLT, CERT, GRID};
 use crate::Failure;
 use proverka_ledger::{kinds, make};
 use proverka_statement::{statement_id, PrivateKey};
@@ -96,8 +96,7 @@ impl City {
         self.submit(vec![self.orgs[BOLT].sign(kinds::RELEASE, &fix)])
             .await?;
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        self.attest(&[&ctl], |_| CTL_V2, 2, Mode::Direct("ctl-b"))
-            .await?;
+        self.attest_controller(&ctl, CTL_V2, 2).await?;
         let third = self.judge(&gateway, order(), &valve_id).await?;
         println!(
             "   patched to 1.1 and re-attested, the order again: {}",
@@ -154,9 +153,23 @@ impl City {
         let policy = make::cedar_policy(&grid.iss, &[("controllers-actuate", GRID_POLICY)], None);
         self.submit(vec![grid.sign(kinds::CEDAR_POLICY, &policy)])
             .await?;
-        self.attest(&[&ctl], |_| CTL_V1, 1, Mode::Direct("ctl-a"))
-            .await?;
+        self.attest_controller(&ctl, CTL_V1, 1).await?;
         Ok(ctl)
+    }
+
+    /// The controller signs evidence of the firmware it runs.
+    async fn attest_controller(&self, ctl: &Device, fw: [u8; 32], svn: u64) -> Result<(), Failure> {
+        let nonce = format!("ctl-boot-{svn:04}");
+        let evidence = make::evidence(&make::Evidence {
+            device_id: &ctl.id,
+            nonce: nonce.as_bytes(),
+            fw,
+            svn,
+            debug: 3,
+        });
+        self.submit(vec![ctl.signer.sign(kinds::EVIDENCE, &evidence)])
+            .await
+            .map(drop)
     }
 
     /// Syncs the gateway (fresh passports and policy proofs) and checks one command.
