@@ -110,8 +110,8 @@ impl Checker {
         }
     }
 
-    /// The sender of a command that names one the snapshot does not know, so that the gateway
-    /// can fetch its passport and check again. `None` for any other verdict.
+    /// True when the only reason for a refusal is a sender the snapshot does not know: the
+    /// gateway may then fetch that sender's passport and check again.
     pub fn unknown_sender(outcome: &Outcome) -> bool {
         matches!(&outcome.result, Err(Refusal::Refused(r)) if r == &[Reason::UnknownSender])
     }
