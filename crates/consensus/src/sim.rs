@@ -45,7 +45,7 @@ type Oracle = simulated::Oracle<ed25519::PublicKey, deterministic::Context>;
 /// Seeds each scenario runs in CI (`PROVERKA_SIM_SEEDS` overrides it, e.g. for a nightly soak).
 /// Chosen so the whole suite stays within about three minutes on a 2-core machine (see
 /// `docs/simulation.md` for the measurement).
-const SEEDS_PER_SCENARIO: u64 = 8;
+const SEEDS_PER_SCENARIO: u64 = 24;
 
 /// Finalized heights every honest validator must gain after the network heals.
 const PROGRESS_AFTER_HEAL: u64 = 5;
@@ -206,7 +206,7 @@ const fn max_faults(n: usize) -> usize {
 
 impl Schedule {
     fn new(scenario: Scenario, seed: u64) -> Self {
-        let mut dice = Dice(seed ^ 0x5EED_0F_5C_E4A2_10);
+        let mut dice = Dice(seed ^ 0x5EED_5CE4_A210_0F0F);
         let n = usize::try_from(dice.range(4, 7)).expect("fits");
         let f = max_faults(n);
         let honest = |byzantine: &BTreeMap<usize, Byzantine>| -> Vec<usize> {
@@ -270,7 +270,8 @@ impl Schedule {
     }
 }
 
-/// Two sides of at most `n - quorum` … `quorum - 1` validators: neither can finalize alone.
+/// Two random sides of ⌊n/2⌋ and ⌈n/2⌉ validators: for 4 ≤ n ≤ 7 neither reaches the quorum
+/// (n - f), so neither can finalize alone.
 fn split(dice: &mut Dice, n: usize) -> Episode {
     let left = dice.pick(n, n / 2);
     Episode::Split {
@@ -360,6 +361,11 @@ pub(crate) enum Violation {
     FinalizedWithoutQuorum { from: u64, reached: u64 },
     /// Statements submitted to a validator that never crashed afterwards were not finalized.
     StatementsLost { missing: usize },
+    /// An honest validator was blocked by a peer, i.e. accused of misbehaving.
+    HonestBlocked { by: usize, validator: usize },
+    /// A Byzantine validator whose votes contradict themselves went unnoticed by every honest
+    /// validator.
+    ByzantineUnnoticed { validator: usize },
 }
 
 /// Checks the safety invariants over what the honest validators observed.
@@ -501,6 +507,10 @@ pub(crate) struct Outcome {
     pub statements: usize,
     pub virtual_ms: u128,
     pub auditor: String,
+    /// (blocker, blocked) pairs: validators that caught a peer misbehaving and cut it off.
+    pub blocked: Vec<(usize, usize)>,
+    /// How many times each validator was started.
+    pub runs: Vec<u64>,
     pub violations: Vec<Violation>,
 }
 
@@ -642,8 +652,8 @@ impl Cluster {
                     .start(register(CHANNEL_VOTES).await),
                 ),
                 Byzantine::Equivocator => {
-                    // The mock hands its two payloads to a mock relay nobody listens to: honest
-                    // validators get conflicting votes for blocks they can never fetch.
+                    // The mock hands its two payloads to a mock relay nobody listens to: the honest
+                    // validators are split between two proposals they can never fetch.
                     let votes = register(CHANNEL_VOTES).await;
                     let certificates = register(CHANNEL_CERTIFICATES).await;
                     Some(
@@ -913,7 +923,7 @@ pub(crate) fn run(scenario: Scenario, seed: u64) -> Outcome {
                 })
                 .collect(),
             linked: HashSet::new(),
-            dice: Dice(seed.rotate_left(17) ^ 0x0DD_BA11),
+            dice: Dice(seed.rotate_left(17) ^ 0x0DDB_A110),
             submitted: Vec::new(),
             violations: Vec::new(),
             rough_links: schedule.rough_links,
@@ -977,8 +987,37 @@ pub(crate) fn run(scenario: Scenario, seed: u64) -> Outcome {
             .max_by_key(|b| b.height)
             .map(Block::digest)
             .unwrap_or_default();
+        let index = |key: &ed25519::PublicKey| cluster.keys.iter().position(|k| k == key);
+        let mut blocked: Vec<(usize, usize)> = cluster
+            .oracle
+            .blocked()
+            .await
+            .expect("network running")
+            .iter()
+            .filter_map(|(from, to)| Some((index(from)?, index(to)?)))
+            .collect();
+        blocked.sort_unstable();
+        for &(by, validator) in &blocked {
+            if cluster.nodes[validator].byzantine.is_none() {
+                violations.push(Violation::HonestBlocked { by, validator });
+            }
+        }
+        // Conflicting and nullify-and-finalize votes are attributable: some honest validator
+        // must have caught them (the equivocator's split votes, outdated votes and silence need
+        // not be visible to any single validator).
+        for (validator, node) in cluster.nodes.iter().enumerate() {
+            let self_contradicting = matches!(
+                node.byzantine,
+                Some(Byzantine::Conflicter | Byzantine::Nuller)
+            );
+            if self_contradicting && !blocked.iter().any(|&(_, b)| b == validator) {
+                violations.push(Violation::ByzantineUnnoticed { validator });
+            }
+        }
         Outcome {
             n,
+            blocked,
+            runs: cluster.nodes.iter().map(|node| node.runs).collect(),
             heights: cluster.heights(),
             tip: longest,
             statements: cluster.submitted.len(),
