@@ -25,6 +25,10 @@ mod key;
 mod network;
 
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;
 
 pub use app::{Application, MAX_TIMESTAMP_AHEAD_MS, PROPOSE_POLL_INTERVAL};

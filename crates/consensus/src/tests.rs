@@ -2,173 +2,26 @@
 //! same engine wiring as production (`engine::start`), virtual time, reproducible by seed.
 
 use crate::{
-    app::Application,
     block::{Anchor, Block},
-    engine::{self, channel_quota, max_message_size, Channels, EngineConfig, Query, Timing},
+    engine::{self, channel_quota, Channels, EngineConfig, Query, Timing},
+    testkit::*,
     verify_finalization,
 };
 use commonware_cryptography::{ed25519, Signer as _};
 use commonware_p2p::simulated;
 use commonware_runtime::{deterministic, Clock, Runner as _, Supervisor as _};
-use commonware_utils::{ordered::Set, NZUsize};
+use commonware_utils::ordered::Set;
 use futures::channel::oneshot;
 use std::{
-    collections::{BTreeMap, HashSet, VecDeque},
-    sync::{Arc, Mutex},
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
     time::Duration,
 };
-
-const NAMESPACE: &[u8] = b"proverka-test";
-const MAX_IDLE: Duration = Duration::from_millis(100);
-
-/// A ledger stand-in: a pool of statements, and the finalized blocks it was handed.
-#[derive(Clone, Default)]
-struct TestApp {
-    pool: Arc<Mutex<VecDeque<Vec<u8>>>>,
-    /// Every call to `finalized`, in order (repeats included).
-    deliveries: Arc<Mutex<Vec<Block>>>,
-    /// The applied chain: height -> block (idempotent application).
-    chain: Arc<Mutex<BTreeMap<u64, Block>>>,
-    verify_calls: Arc<Mutex<usize>>,
-    /// Makes `verify` answer false.
-    reject: Arc<Mutex<bool>>,
-    /// Makes `finalized` fail (the block is recorded in `refused`).
-    failing: Arc<Mutex<bool>>,
-    refused: Arc<Mutex<Vec<Block>>>,
-    /// Height consensus reported as already applied when it restarted.
-    recovered: Arc<Mutex<Option<u64>>>,
-    /// The outcome of each applied height: a hash chain standing in for the ledger's roots.
-    anchors: Arc<Mutex<BTreeMap<u64, Anchor>>>,
-    /// Anchors of other validators' blocks that contradicted ours (must stay empty).
-    contradicted: Arc<Mutex<Vec<Anchor>>>,
-}
-
-impl TestApp {
-    fn submit(&self, statements: impl IntoIterator<Item = Vec<u8>>) {
-        self.pool.lock().unwrap().extend(statements);
-    }
-
-    fn height(&self) -> Option<u64> {
-        self.chain.lock().unwrap().keys().next_back().copied()
-    }
-
-    fn chain(&self) -> BTreeMap<u64, Block> {
-        self.chain.lock().unwrap().clone()
-    }
-
-    fn deliveries(&self) -> Vec<Block> {
-        self.deliveries.lock().unwrap().clone()
-    }
-}
-
-impl Application for TestApp {
-    fn take_batch(&self, max_statements: usize, max_bytes: usize) -> Vec<Vec<u8>> {
-        let mut pool = self.pool.lock().unwrap();
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        while let Some(next) = pool.front() {
-            if batch.len() == max_statements || bytes + next.len() > max_bytes {
-                break;
-            }
-            bytes += next.len();
-            batch.push(pool.pop_front().unwrap());
-        }
-        batch
-    }
-
-    fn verify(&self, block: &Block) -> bool {
-        *self.verify_calls.lock().unwrap() += 1;
-        // A height we have not applied yet cannot be checked here; honest validators agree on
-        // every applied height, which the tests assert through `contradicted`.
-        if let Some(ours) = self.anchors.lock().unwrap().get(&block.anchor.height) {
-            if *ours != block.anchor {
-                self.contradicted.lock().unwrap().push(block.anchor);
-                return false;
-            }
-        }
-        !*self.reject.lock().unwrap()
-    }
-
-    fn anchor(&self) -> Anchor {
-        self.anchors
-            .lock()
-            .unwrap()
-            .values()
-            .next_back()
-            .copied()
-            .unwrap_or_default()
-    }
-
-    fn finalized(&self, block: &Block) -> Result<(), String> {
-        if *self.failing.lock().unwrap() {
-            let mut refused = self.refused.lock().unwrap();
-            if refused.last().is_none_or(|last| last.height < block.height) {
-                refused.push(block.clone());
-            }
-            return Err("disk full".into());
-        }
-        self.deliveries.lock().unwrap().push(block.clone());
-        let mut chain = self.chain.lock().unwrap();
-        if let Some(previous) = chain.get(&block.height) {
-            assert_eq!(
-                previous, block,
-                "a height was finalized twice with different blocks"
-            );
-        }
-        chain.insert(block.height, block.clone());
-        let mut anchors = self.anchors.lock().unwrap();
-        if block.height > 0 && !anchors.contains_key(&block.height) {
-            let previous = anchors.values().next_back().copied().unwrap_or_default();
-            let root = <sha2::Sha256 as sha2::Digest>::digest(
-                [previous.log_root, block.digest()].concat(),
-            )
-            .into();
-            anchors.insert(
-                block.height,
-                Anchor {
-                    height: block.height,
-                    log_size: previous.log_size + block.statements.len() as u64,
-                    log_root: root,
-                    state_root: root,
-                },
-            );
-        }
-        Ok(())
-    }
-}
-
-fn statement(i: usize) -> Vec<u8> {
-    format!("statement-{i:05}").into_bytes()
-}
-
-/// A simulated network carrying the given validators (links are added separately).
-async fn network(
-    context: &deterministic::Context,
-    participants: &[ed25519::PublicKey],
-) -> simulated::Oracle<ed25519::PublicKey, deterministic::Context> {
-    let (network, oracle) = simulated::Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: max_message_size(u32::try_from(participants.len()).unwrap()),
-            max_peers_per_set: NZUsize!(participants.len()),
-            disconnect_on_block: true,
-            tracked_peer_sets: NZUsize!(1),
-        },
-        participants.to_vec(),
-    )
-    .await;
-    network.start();
-    oracle
-}
 
 /// A validator running the production wiring (`engine::start`) on the simulated network.
 struct Validator {
     engine: engine::Engine,
     committee: Vec<String>,
-}
-
-fn signer(seed: u64) -> ed25519::PrivateKey {
-    ed25519::PrivateKey::from_seed(seed)
 }
 
 async fn start_validator(
@@ -237,21 +90,6 @@ impl Validator {
     }
 }
 
-/// Sleeps in virtual time until `done` holds (the runner's timeout bounds the wait).
-async fn wait_until(context: &deterministic::Context, mut done: impl FnMut() -> bool) {
-    while !done() {
-        context.sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn runner(seed: u64) -> deterministic::Runner {
-    deterministic::Runner::new(
-        deterministic::Config::new()
-            .with_seed(seed)
-            .with_timeout(Some(Duration::from_secs(600))),
-    )
-}
-
 /// Checks the delivery contract over one run's deliveries: heights strictly increase by one
 /// from the first, and each block extends the previous one.
 fn assert_delivered_in_order(deliveries: &[Block]) {
@@ -271,10 +109,6 @@ fn assert_delivered_in_order(deliveries: &[Block]) {
             "timestamps never go backwards"
         );
     }
-}
-
-fn all_statements(chain: &BTreeMap<u64, Block>) -> Vec<Vec<u8>> {
-    chain.values().flat_map(|b| b.statements.clone()).collect()
 }
 
 fn assert_exactly_once(chain: &BTreeMap<u64, Block>, submitted: &[Vec<u8>]) {
