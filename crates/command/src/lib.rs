@@ -99,7 +99,7 @@ pub use key::{Algorithm, KeyError, KeyType, PublicKey, SigningKey};
 pub use policy::{DangerAllowAll, PolicyDecision, PolicyHook, PolicyRequest};
 pub use replay::{ReplayGuard, ReplayKind};
 pub use snapshot::{MemorySnapshot, SenderEntry, SenderRecord, Snapshot, TrustStatus};
-pub use verify::{verify, Reason, Verdict};
+pub use verify::{claimed_sender, open, verify, Reason, Verdict};
 
 /// Largest command envelope accepted, in bytes; longer input is refused before parsing. Every
 /// command within the field limits below fits in about 2.1 KiB.

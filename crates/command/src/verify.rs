@@ -8,8 +8,8 @@ use crate::envelope::Envelope;
 use crate::replay::Refusal;
 use crate::{
     Algorithm, Command, DeviceId, KeyType, Malformed, PolicyDecision, PolicyHook, PolicyRequest,
-    ReplayGuard, ReplayKind, SenderEntry, Snapshot, TrustStatus, UnixSeconds, MAX_CLOCK_SKEW_SECS,
-    MAX_COMMAND_BYTES, MAX_LIFETIME_SECS,
+    PublicKey, ReplayGuard, ReplayKind, SenderEntry, Snapshot, TrustStatus, UnixSeconds,
+    MAX_CLOCK_SKEW_SECS, MAX_COMMAND_BYTES, MAX_LIFETIME_SECS,
 };
 
 /// Why a command is refused. See `docs/command.md` for when each applies.
@@ -248,41 +248,86 @@ fn authenticate<'s, S: Snapshot + ?Sized>(
     now: UnixSeconds,
 ) -> Result<(Command, SenderEntry<'s>), Vec<Reason>> {
     let one = |reason| alloc::vec![reason];
-    if bytes.len() > MAX_COMMAND_BYTES {
-        return Err(one(Reason::TooLarge {
-            len: bytes.len(),
-            max: MAX_COMMAND_BYTES,
-        }));
-    }
+    within_size(bytes).map_err(one)?;
     snapshot_fresh(snapshot, now).map_err(one)?;
-    let envelope = Envelope::parse(bytes).map_err(|m| one(Reason::Malformed(m)))?;
-    let alg = Algorithm::from_cose_id(envelope.alg)
-        .ok_or_else(|| one(Reason::UnsupportedAlgorithm(envelope.alg)))?;
-    let command =
-        Command::from_payload(&envelope.payload).map_err(|m| one(Reason::Malformed(m)))?;
+    let (envelope, alg, command) = parse(bytes).map_err(one)?;
     let sender = snapshot
         .sender(&command.sender)
         .ok_or_else(|| one(Reason::UnknownSender))?;
-    let mut reasons = Vec::new();
-    if envelope.kid != *sender.key.thumbprint() {
-        reasons.push(Reason::KidMismatch);
-    }
-    if !sender.key.accepts(alg) {
-        reasons.push(Reason::AlgorithmKeyMismatch {
-            alg,
-            key: sender.key.key_type(),
-        });
-    }
+    let reasons = key_reasons(&envelope, alg, sender.key);
     if !reasons.is_empty() {
         return Err(reasons);
     }
-    if !sender
-        .key
-        .verify(&envelope.to_be_signed, &envelope.signature)
-    {
-        return Err(one(Reason::BadSignature));
-    }
+    check_signature(&envelope, sender.key).map_err(one)?;
     Ok((command, sender))
+}
+
+/// Opens a command with a key the caller already holds: size, envelope, algorithm, payload,
+/// `kid` = the key's thumbprint, algorithm bound to the key's type, and the signature — the
+/// same checks, in the same order, as stages 1–4 of [`verify`] (without the snapshot).
+///
+/// There is **no** time, recipient, replay, status or policy check: the caller judges those
+/// (a ledger recording a command after the fact, an auditor re-checking one). Of the two
+/// key checks `KidMismatch` is reported first. Look the key up with [`claimed_sender`].
+pub fn open(bytes: &[u8], key: &PublicKey) -> Result<Command, Reason> {
+    within_size(bytes)?;
+    let (envelope, alg, command) = parse(bytes)?;
+    if let Some(first) = key_reasons(&envelope, alg, key).into_iter().next() {
+        return Err(first);
+    }
+    check_signature(&envelope, key)?;
+    Ok(command)
+}
+
+/// The sender a command *claims*, unauthenticated: only for finding the key to [`open`] it
+/// with. Refuses what [`open`] would refuse before looking at a key (size, envelope,
+/// algorithm, payload), so the caller never looks up a key for unparsable input.
+pub fn claimed_sender(bytes: &[u8]) -> Result<DeviceId, Reason> {
+    within_size(bytes)?;
+    parse(bytes).map(|(_, _, command)| command.sender)
+}
+
+fn within_size(bytes: &[u8]) -> Result<(), Reason> {
+    if bytes.len() > MAX_COMMAND_BYTES {
+        return Err(Reason::TooLarge {
+            len: bytes.len(),
+            max: MAX_COMMAND_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Stage 2: the envelope, a supported algorithm, the payload.
+fn parse(bytes: &[u8]) -> Result<(Envelope, Algorithm, Command), Reason> {
+    let envelope = Envelope::parse(bytes).map_err(Reason::Malformed)?;
+    let alg =
+        Algorithm::from_cose_id(envelope.alg).ok_or(Reason::UnsupportedAlgorithm(envelope.alg))?;
+    let command = Command::from_payload(&envelope.payload).map_err(Reason::Malformed)?;
+    Ok((envelope, alg, command))
+}
+
+/// Stage 3: every reason the key does not fit the envelope (kid, then algorithm).
+fn key_reasons(envelope: &Envelope, alg: Algorithm, key: &PublicKey) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if envelope.kid != *key.thumbprint() {
+        reasons.push(Reason::KidMismatch);
+    }
+    if !key.accepts(alg) {
+        reasons.push(Reason::AlgorithmKeyMismatch {
+            alg,
+            key: key.key_type(),
+        });
+    }
+    reasons
+}
+
+/// Stage 4.
+fn check_signature(envelope: &Envelope, key: &PublicKey) -> Result<(), Reason> {
+    if key.verify(&envelope.to_be_signed, &envelope.signature) {
+        Ok(())
+    } else {
+        Err(Reason::BadSignature)
+    }
 }
 
 fn snapshot_fresh<S: Snapshot + ?Sized>(snapshot: &S, now: UnixSeconds) -> Result<(), Reason> {
@@ -339,5 +384,58 @@ fn status_checks(
             have: sender.status,
             need,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{sign_command, sign_command_with_alg, Action, Params, SigningKey};
+
+    fn command() -> Command {
+        Command {
+            sender: DeviceId::new(*b"switch-1").unwrap(),
+            recipient: DeviceId::new(*b"valve-1").unwrap(),
+            action: Action::new("open").unwrap(),
+            params: Params::new(),
+            seq: 7,
+            iat: UnixSeconds(1_000),
+            // Long expired: `open` never looks at time.
+            exp: UnixSeconds(1_060),
+        }
+    }
+
+    #[test]
+    fn open_returns_the_command_signed_by_the_key_whatever_the_time() {
+        let key = SigningKey::from_ed25519_seed([1; 32]);
+        let bytes = sign_command(&command(), &key);
+        assert_eq!(open(&bytes, &key.public_key()), Ok(command()));
+        assert_eq!(claimed_sender(&bytes), Ok(command().sender));
+    }
+
+    #[test]
+    fn open_refuses_another_key_a_tampered_signature_a_mismatched_alg_and_oversize_input() {
+        let key = SigningKey::from_ed25519_seed([1; 32]);
+        let other = SigningKey::from_ed25519_seed([2; 32]);
+        let bytes = sign_command(&command(), &key);
+        assert_eq!(open(&bytes, &other.public_key()), Err(Reason::KidMismatch));
+        let mut tampered = bytes.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert_eq!(
+            open(&tampered, &key.public_key()),
+            Err(Reason::BadSignature)
+        );
+        let es256 = sign_command_with_alg(&command(), &key, -7);
+        assert!(matches!(
+            open(&es256, &key.public_key()),
+            Err(Reason::AlgorithmKeyMismatch { .. })
+        ));
+        let huge = alloc::vec![0u8; MAX_COMMAND_BYTES + 1];
+        assert!(matches!(
+            open(&huge, &key.public_key()),
+            Err(Reason::TooLarge { .. })
+        ));
+        assert!(matches!(claimed_sender(&[0xa0]), Err(Reason::Malformed(_))));
     }
 }

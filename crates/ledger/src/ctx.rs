@@ -138,3 +138,14 @@ impl<'a> Ctx<'a> {
         self.writes
     }
 }
+
+/// A rule may ask read-side questions (a sender's status at block time, `query`) of the state
+/// it sees: parent state, the block's earlier writes and its own.
+impl StateView for Ctx<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ctx::get(self, key)
+    }
+    fn has_entry(&self, id: &[u8; 32]) -> Result<bool, StateError> {
+        self.view.has_entry(id)
+    }
+}

@@ -22,9 +22,10 @@ pub const EVIDENCE_BATCH: &str = "application/vnd.proverka.evidence-batch+cbor";
 pub const POLICY: &str = "application/vnd.proverka.policy+cbor";
 pub const REVOKE_DEVICE: &str = "application/vnd.proverka.revoke-device+cbor";
 pub const CEDAR_POLICY: &str = "application/vnd.proverka.cedar-policy+cbor";
+pub const INTERACTION: &str = "application/vnd.proverka.interaction+cbor";
 
 /// Every content type with a rule, for documentation and tests.
-pub const ALL: [&str; 17] = [
+pub const ALL: [&str; 18] = [
     ISSUER,
     JOIN,
     VOTE,
@@ -42,6 +43,7 @@ pub const ALL: [&str; 17] = [
     POLICY,
     REVOKE_DEVICE,
     CEDAR_POLICY,
+    INTERACTION,
 ];
 
 /// The rule-bearing content type of a statement, if it has one.

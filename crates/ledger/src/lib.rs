@@ -17,6 +17,7 @@ mod devices;
 mod firmware;
 mod genesis;
 mod idevid;
+pub mod interaction;
 mod issuers;
 pub mod kinds;
 pub mod make;

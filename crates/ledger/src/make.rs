@@ -265,3 +265,56 @@ pub fn revoke_device(device_id: &[u8], reason: Option<&str>) -> Vec<u8> {
     }
     encode_map(fields)
 }
+
+/// The Cedar policy set version a gateway names in an interaction.
+pub struct InteractionPolicy<'a> {
+    pub owner: &'a str,
+    pub version: u64,
+    /// Ids of the policies that decided (`proverka_policy::Verdict::satisfied`).
+    pub satisfied: &'a [&'a str],
+}
+
+/// An interaction's content: a command as the gateway received it and how it judged it.
+pub struct Interaction<'a> {
+    /// The sender-signed command envelope, exactly as received.
+    pub command: &'a [u8],
+    pub verdict: crate::interaction::GatewayVerdict,
+    /// The refusal reasons (empty when allowed).
+    pub reasons: &'a [&'a str],
+    /// The gateway's clock when it judged, Unix seconds.
+    pub observed: u64,
+    /// Height and time (ms) of the certified ledger state it judged against.
+    pub snapshot_height: u64,
+    pub snapshot_certified_ms: u64,
+    /// The sender status it used.
+    pub sender_status: proverka_command::TrustStatus,
+    pub policy: Option<InteractionPolicy<'a>>,
+}
+
+/// `interaction` (by the recipient's owner, e.g. its gateway's key).
+pub fn interaction(i: &Interaction) -> Vec<u8> {
+    let policy = match &i.policy {
+        None => Value::Null,
+        Some(p) => Value::Map(vec![
+            (uint(1), text(p.owner)),
+            (uint(2), uint(p.version)),
+            (
+                uint(3),
+                Value::Array(p.satisfied.iter().map(|s| text(s)).collect()),
+            ),
+        ]),
+    };
+    let snapshot = Value::Map(vec![
+        (uint(1), uint(i.snapshot_height)),
+        (uint(2), uint(i.snapshot_certified_ms)),
+    ]);
+    encode_map(vec![
+        (1, bytes(i.command)),
+        (2, text(i.verdict.as_str())),
+        (3, Value::Array(i.reasons.iter().map(|r| text(r)).collect())),
+        (4, uint(i.observed)),
+        (5, snapshot),
+        (6, text(i.sender_status.as_str())),
+        (7, policy),
+    ])
+}

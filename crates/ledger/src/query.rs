@@ -128,7 +128,8 @@ pub struct ModelFacts {
 }
 
 impl ModelFacts {
-    pub fn load(view: &dyn StateScan, model: &Id) -> Result<Self, StateError> {
+    /// Point lookups only (the `facts/` manifest), so any [`StateView`] serves.
+    pub fn load(view: &dyn StateView, model: &Id) -> Result<Self, StateError> {
         let rels = releases(view, model)?;
         let advisories = advisories(view, model)?
             .into_iter()
@@ -199,9 +200,10 @@ pub fn appraise_device(
     )
 }
 
-/// A device's record and current appraisal, by id.
+/// A device's record and current appraisal, by id. Point lookups only, so the rules can ask it
+/// of the state they see.
 pub fn device_status(
-    view: &dyn StateScan,
+    view: &dyn StateView,
     device_id: &[u8],
     now_ms: u64,
 ) -> Result<Option<(DeviceRecord, Appraisal)>, StateError> {
@@ -398,4 +400,86 @@ pub struct CedarFacts {
     pub device: proverka_policy::DeviceFacts,
     pub status: proverka_policy::TrustStatus,
     pub vector: proverka_policy::TrustVector,
+}
+
+/// Largest page of [`interactions`].
+pub const MAX_INTERACTION_PAGE: usize = 100;
+
+/// Which side of a recorded command a device was on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InteractionRole {
+    Sender,
+    Recipient,
+}
+
+impl InteractionRole {
+    fn byte(self) -> u8 {
+        match self {
+            InteractionRole::Sender => 0,
+            InteractionRole::Recipient => 1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InteractionRole::Sender => "sender",
+            InteractionRole::Recipient => "recipient",
+        }
+    }
+}
+
+/// Where a page of [`interactions`] ends: the next page starts after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InteractionCursor {
+    pub height: u64,
+    pub pos: u32,
+    pub role: InteractionRole,
+}
+
+/// One recorded command a device took part in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InteractionRow {
+    pub cursor: InteractionCursor,
+    pub record: records::InteractionRecord,
+}
+
+/// The commands recorded about a device (as sender or recipient), **oldest first** (ledger
+/// order: height, position in block), at most `limit` (≤ [`MAX_INTERACTION_PAGE`]) after
+/// `after`. Reads one index prefix of this device only, then one record per row.
+pub fn interactions(
+    view: &dyn StateScan,
+    device_id: &[u8],
+    after: Option<InteractionCursor>,
+    limit: usize,
+) -> Result<Vec<InteractionRow>, StateError> {
+    let dev = device_hash(device_id);
+    let prefix = keys::idx_interaction_of(&dev);
+    let after_key = after.map(|c| keys::idx_interaction(&dev, c.height, c.pos, c.role.byte()));
+    let rows = view.scan(
+        &prefix,
+        after_key.as_deref(),
+        limit.min(MAX_INTERACTION_PAGE),
+    )?;
+    let corrupt = || StateError("corrupt interaction index entry".into());
+    rows.into_iter()
+        .map(|(k, v)| {
+            let rest = k.get(prefix.len()..).ok_or_else(corrupt)?;
+            if rest.len() != 13 {
+                return Err(corrupt());
+            }
+            let height = u64::from_be_bytes(rest[..8].try_into().map_err(|_| corrupt())?);
+            let pos = u32::from_be_bytes(rest[8..12].try_into().map_err(|_| corrupt())?);
+            let role = match rest[12] {
+                0 => InteractionRole::Sender,
+                1 => InteractionRole::Recipient,
+                _ => return Err(corrupt()),
+            };
+            let key = [keys::INTERACTION, v.as_slice()].concat();
+            let record = record::<records::InteractionRecord>(view, &key)?.ok_or_else(corrupt)?;
+            Ok(InteractionRow {
+                cursor: InteractionCursor { height, pos, role },
+                record,
+            })
+        })
+        .collect()
 }

@@ -119,6 +119,66 @@ pub struct CedarPolicyRecord {
     pub policies: Vec<(String, String)>,
 }
 
+/// A command argument as recorded (the command crate's `ParamValue`, which has no serde).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParamRecord {
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+/// The Cedar policy set version a gateway says judged a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub owner: String,
+    pub version: u64,
+    /// Ids of the policies that decided, as the gateway reported them.
+    pub satisfied: Vec<String>,
+}
+
+/// A recorded device-to-device command (`interaction` statement, `ixn/` key): what the sender
+/// signed, what the gateway decided and on which certified state, and what the ledger itself
+/// knew of the sender when it registered the record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractionRecord {
+    /// Entry id of the `interaction` statement (its receipt is at `/entries/{id}`).
+    #[serde(with = "serde_bytes")]
+    pub entry: Id,
+    pub height: u64,
+    pub pos: u32,
+    /// Block time of registration, ms.
+    pub registered_ms: u64,
+    /// The organisation that recorded it: the recipient's owner at registration.
+    pub recorded_by: String,
+    // The command, as signed by the sender (its signature verified at registration).
+    #[serde(with = "serde_bytes")]
+    pub sender: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub recipient: Vec<u8>,
+    pub action: String,
+    pub params: Vec<(String, ParamRecord)>,
+    pub seq: u64,
+    /// Command issue and expiry times, Unix seconds.
+    pub iat: u64,
+    pub exp: u64,
+    // The gateway's judgement, as it reported it.
+    pub allowed: bool,
+    pub reasons: Vec<String>,
+    /// Gateway clock when it judged, Unix seconds.
+    pub observed: u64,
+    /// The certified ledger state it judged against.
+    pub snapshot_height: u64,
+    pub snapshot_certified_ms: u64,
+    /// The sender status the gateway used (affirming / warning / contraindicated / none).
+    pub gateway_status: String,
+    pub policy: Option<PolicyRef>,
+    // The ledger's own view of the sender at the registering block's time.
+    pub ledger_status: String,
+    /// Reason codes of that status (`proverka_trust` reason codes).
+    pub ledger_reasons: Vec<String>,
+}
+
 /// A join request waiting for governance votes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProposalRecord {
@@ -307,6 +367,8 @@ pub mod keys {
     pub const FACTS: &[u8] = b"facts/";
     pub const CEDAR: &[u8] = b"cedar/";
     pub const CEDAR_VERSION: &[u8] = b"cedar-v/";
+    pub const INTERACTION: &[u8] = b"ixn/";
+    pub const IDX_INTERACTION: &[u8] = b"idx/ixn/";
 
     pub fn revoked(kid: &Id) -> Vec<u8> {
         key(REVOKED, &[kid])
@@ -385,6 +447,23 @@ pub mod keys {
             CEDAR_VERSION,
             &[&hash_parts(&[owner.as_bytes()]), &version.to_be_bytes()],
         )
+    }
+    /// `ixn/` ‖ SHA-256(sender id) ‖ SHA-256(recipient id) ‖ seq (u64 BE): one recorded
+    /// command. A second record of the same (sender, recipient, seq) is refused as a duplicate.
+    pub fn interaction(sender: &Id, recipient: &Id, seq: u64) -> Vec<u8> {
+        key(INTERACTION, &[sender, recipient, &seq.to_be_bytes()])
+    }
+    /// `idx/ixn/` ‖ SHA-256(device id) ‖ height (u64 BE) ‖ position (u32 BE) ‖ role (0 sender,
+    /// 1 recipient) → the `ixn/` key's suffix: a device's interactions in ledger order. The role
+    /// byte keeps the two rows of a device commanding itself apart.
+    pub fn idx_interaction(dev: &Id, height: u64, pos: u32, role: u8) -> Vec<u8> {
+        key(
+            IDX_INTERACTION,
+            &[dev, &height.to_be_bytes(), &pos.to_be_bytes(), &[role]],
+        )
+    }
+    pub fn idx_interaction_of(dev: &Id) -> Vec<u8> {
+        key(IDX_INTERACTION, &[dev])
     }
 }
 

@@ -10,7 +10,7 @@ use crate::genesis::{Genesis, GenesisError};
 use crate::idevid::Idevid;
 use crate::issuers::{state_key, IssuerRecord};
 use crate::records::{keys, Kid, OrgRecord, Role};
-use crate::{cedar, devices, firmware, kinds, orgs};
+use crate::{cedar, devices, firmware, interaction, kinds, orgs};
 
 /// Read access to the ledger state as of the parent block. Untrusted nothing: the store behind
 /// it is local; a read error aborts the whole block (never read as "absent").
@@ -85,6 +85,10 @@ pub enum Rejection {
         index: usize,
         reason: Box<Rejection>,
     },
+    /// A recorded command's envelope does not open with the sender's current key (or does not
+    /// parse): the command verifier's own reason.
+    #[error("command refused: {0}")]
+    Command(proverka_command::Reason),
     #[error("the block's state-write budget ({MAX_BLOCK_STATE_WRITES}) is spent; resubmit")]
     BlockFull,
 }
@@ -339,6 +343,7 @@ impl Rules {
             Some(kinds::POLICY) => devices::policy(ctx, signer, stmt),
             Some(kinds::REVOKE_DEVICE) => devices::revoke_device(ctx, signer, stmt),
             Some(kinds::CEDAR_POLICY) => cedar::register(ctx, signer, stmt),
+            Some(kinds::INTERACTION) => interaction::register(ctx, signer, stmt),
             Some(kinds::EVIDENCE_BATCH) => devices::evidence_batch(ctx, signer, stmt, &self.limits),
             _ => Ok(()),
         }

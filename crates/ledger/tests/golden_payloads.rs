@@ -3,6 +3,8 @@
 //! implementation we did not write). A change here is a format change: update the CDDL, the
 //! docs and every verifier together.
 
+use proverka_command::TrustStatus;
+use proverka_ledger::interaction::GatewayVerdict;
 use proverka_ledger::make;
 use proverka_ledger::records::Role;
 use proverka_statement::{PrivateKey, PublicKey};
@@ -110,6 +112,37 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
                 Some(1),
             ),
         ),
+        (
+            "interaction",
+            make::interaction(&make::Interaction {
+                // Any bytes: the CDDL sees a bstr; the rule opens the envelope.
+                command: &[0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40],
+                verdict: GatewayVerdict::Deny,
+                reasons: &["sender status warning does not meet affirming"],
+                observed: 1_780_000_100,
+                snapshot_height: 41,
+                snapshot_certified_ms: 1_780_000_099_000,
+                sender_status: TrustStatus::Warning,
+                policy: Some(make::InteractionPolicy {
+                    owner: "water",
+                    version: 2,
+                    satisfied: &["zone-north"],
+                }),
+            }),
+        ),
+        (
+            "interaction",
+            make::interaction(&make::Interaction {
+                command: &[0xd2],
+                verdict: GatewayVerdict::Allow,
+                reasons: &[],
+                observed: 0,
+                snapshot_height: 0,
+                snapshot_certified_ms: 0,
+                sender_status: TrustStatus::Affirming,
+                policy: None,
+            }),
+        ),
     ]
 }
 
@@ -170,4 +203,6 @@ evidence-batch 8241d241d2
 revoke-device a2014c6d657465722d3030303030310266636c6f6e6564
 policy a3011a0036ee80041a05265c0006f5
 cedar-policy a3016577617465720281826a7a6f6e652d6e6f727468785e7065726d6974287072696e636970616c2c20616374696f6e203d3d2050726f7665726b613a3a416374696f6e3a3a2261637475617465222c207265736f7572636520696e2050726f7665726b613a3a5a6f6e653a3a226e6f72746822293b0301
+interaction a70146d28440a0f640026464656e790381782d73656e64657220737461747573207761726e696e6720646f6573206e6f74206d6565742061666669726d696e67041a6a18a56405a2011829021b0000019e70460ab806677761726e696e6707a301657761746572020203816a7a6f6e652d6e6f727468
+interaction a70141d20265616c6c6f770380040005a201000200066961666669726d696e6707f6
 ";

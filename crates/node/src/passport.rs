@@ -187,17 +187,8 @@ pub fn command_sender(
     use proverka_command::{DeviceId, SenderRecord, TrustStatus, UnixSeconds};
     let malformed = |what: &str| PassportError::Malformed(format!("device {what}"));
     let id = DeviceId::new(facts.device.id.clone()).map_err(|_| malformed("id"))?;
-    let key = match PublicKey::from_cose_key(&facts.device.key).map_err(|_| malformed("key"))? {
-        PublicKey::Ed25519(raw) => proverka_command::PublicKey::from_ed25519_bytes(&raw),
-        p256 @ PublicKey::P256(_) => {
-            // An SPKI for P-256 ends with the 65-byte uncompressed SEC1 point.
-            let der = p256.to_spki_der();
-            let point = der.get(der.len().saturating_sub(65)..).unwrap_or_default();
-            proverka_command::PublicKey::from_p256_sec1(point)
-        }
-        PublicKey::P384(_) => return Err(malformed("key: P-384 cannot sign commands")),
-    }
-    .map_err(|_| malformed("key"))?;
+    let key = proverka_ledger::interaction::command_key(&facts.device.key)
+        .map_err(|e| malformed(&format!("key: {e}")))?;
     let status = match facts.appraisal.status.as_str() {
         "affirming" => TrustStatus::Affirming,
         "warning" => TrustStatus::Warning,

@@ -35,18 +35,18 @@ fn json_response(value: Value) -> Response {
     resp
 }
 
-fn respond(headers: &HeaderMap, result: Result<Value, Problem>) -> Response {
+pub(super) fn respond(headers: &HeaderMap, result: Result<Value, Problem>) -> Response {
     match result {
         Ok(v) => json_response(v),
         Err(p) => p.for_request(headers).into_response(),
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Problem {
+pub(super) fn internal(e: impl std::fmt::Display) -> Problem {
     Problem::internal(e.to_string())
 }
 
-fn hex_param(name: &'static str, value: &str, max: usize) -> Result<Vec<u8>, Problem> {
+pub(super) fn hex_param(name: &'static str, value: &str, max: usize) -> Result<Vec<u8>, Problem> {
     match hex::decode(value) {
         Ok(b) if !b.is_empty() && b.len() <= max => Ok(b),
         _ => Err(Problem::bad_request(

@@ -140,6 +140,7 @@ fn rejected(r: &Rejection) -> Problem {
         Rejection::Evidence(_) => (StatusCode::BAD_REQUEST, "Evidence refused"),
         Rejection::Idevid(_) => (StatusCode::BAD_REQUEST, "IDevID chain refused"),
         Rejection::BatchItem { .. } => (StatusCode::BAD_REQUEST, "Batch item refused"),
+        Rejection::Command(_) => (StatusCode::BAD_REQUEST, "Command refused"),
         Rejection::BlockFull => (StatusCode::SERVICE_UNAVAILABLE, "Block full"),
     };
     Problem::new(status, title, r.to_string())

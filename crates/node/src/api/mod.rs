@@ -6,6 +6,7 @@
 
 mod devices;
 mod entries;
+mod interactions;
 mod problem;
 mod proofs;
 mod state;
@@ -46,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/devices/{id}"),
     ("get", "/devices/{id}/status"),
     ("get", "/devices/{id}/history"),
+    ("get", "/devices/{id}/interactions"),
     ("get", "/devices/{id}/proof"),
     ("get", "/devices/{id}/passport"),
     ("get", "/state/proof"),
@@ -74,6 +76,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/devices/{id}", get(devices::device))
         .route("/devices/{id}/status", get(devices::status))
         .route("/devices/{id}/history", get(devices::history))
+        .route("/devices/{id}/interactions", get(interactions::list))
         .route("/devices/{id}/proof", get(state::device))
         .route("/devices/{id}/passport", get(state::passport))
         .route("/state/proof", get(state::proof))
