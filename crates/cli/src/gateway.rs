@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use proverka_command::{DeviceId, TrustStatus};
-use proverka_gateway::{Config, Gateway};
+use proverka_gateway::{Config, Gateway, Recorder};
+use proverka_statement::PrivateKey;
 
 use crate::Failure;
 
@@ -50,6 +51,13 @@ pub struct GatewayArgs {
     /// MQTT client id.
     #[arg(long, default_value = "proverka-gateway")]
     client_id: String,
+    /// Record critical commands on the ledger, signed with this key (PKCS#8 PEM) of the
+    /// organisation owning the served devices ...
+    #[arg(long, requires = "record_iss")]
+    record_key: Option<PathBuf>,
+    /// ... registered under this issuer.
+    #[arg(long, requires = "record_key")]
+    record_iss: Option<String>,
 }
 
 fn device_ids(hexes: &[String]) -> Result<BTreeSet<DeviceId>, Failure> {
@@ -82,6 +90,15 @@ pub async fn run(args: GatewayArgs) -> Result<(), Failure> {
         Required::Affirming => TrustStatus::Affirming,
         Required::Warning => TrustStatus::Warning,
     };
+    if let (Some(path), Some(iss)) = (&args.record_key, &args.record_iss) {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+        let key = PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)?;
+        config.recorder = Some(Recorder {
+            iss: iss.clone(),
+            key: Arc::new(key),
+        });
+    }
     config.topic_root = args.topic_root;
     config.client_id = args.client_id;
     // The gateway logs every refusal and sync failure (RUST_LOG overrides the level).

@@ -5,10 +5,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use proverka_command::{DeviceId, TrustStatus, UnixSeconds, MAX_COMMAND_BYTES};
+use proverka_command::{DeviceId, TrustStatus, UnixSeconds};
+
+use proverka_ledger::interaction::{GatewayVerdict, MAX_INTERACTION_REASONS, MAX_REASON_BYTES};
+use proverka_ledger::{kinds, make};
+use proverka_statement::{sign_statement, ContentType, StatementParams};
 
 use crate::check::{Checker, Outcome};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerError, Submitted};
 use crate::snapshot::GatewaySnapshot;
 use crate::sync::{refresh, SyncError, Verifier};
 use crate::{Config, GatewayError, MAX_SENDERS, UNKNOWN_SENDER_BACKOFF};
@@ -130,7 +134,8 @@ impl Gateway {
         if !Checker::unknown_sender(&outcome) {
             return outcome;
         }
-        let Some(sender) = claimed_sender(bytes) else {
+        // Read without verifying anything: only to decide whose passport to fetch.
+        let Ok(sender) = proverka_command::claimed_sender(bytes) else {
             return outcome;
         };
         if !self.may_learn(&sender) {
@@ -186,10 +191,74 @@ impl Gateway {
 }
 
 impl Gateway {
-    /// Registers a critical command as an interaction record on the ledger.
-    pub async fn record(&self, _bytes: &[u8], outcome: &Outcome) {
-        tracing::info!("critical command: {:?}", outcome.policy);
+    /// Registers a critical command as an interaction record on the ledger (`docs/gateway.md`
+    /// §2): the sender-signed bytes as received, the verdict with every reason, the snapshot
+    /// it was judged against and the deciding policy version. `None` without a recorder.
+    pub async fn record(
+        &self,
+        bytes: &[u8],
+        outcome: &Outcome,
+        observed: UnixSeconds,
+    ) -> Option<Result<Submitted, LedgerError>> {
+        let recorder = self.config.recorder.as_ref()?;
+        let snapshot = self.snapshot();
+        let reasons: Vec<String> = match &outcome.result {
+            Ok(_) => Vec::new(),
+            Err(refusal) => refusal
+                .reasons()
+                .into_iter()
+                .take(MAX_INTERACTION_REASONS)
+                .map(|r| truncate(r, MAX_REASON_BYTES))
+                .collect(),
+        };
+        let reasons: Vec<&str> = reasons.iter().map(String::as_str).collect();
+        let satisfied: Vec<&str> = outcome
+            .policy
+            .iter()
+            .flat_map(|p| p.satisfied.iter().map(String::as_str))
+            .collect();
+        let payload = make::interaction(&make::Interaction {
+            command: bytes,
+            verdict: if outcome.is_allow() {
+                GatewayVerdict::Allow
+            } else {
+                GatewayVerdict::Deny
+            },
+            reasons: &reasons,
+            observed: observed.0,
+            snapshot_height: snapshot.certified_height(),
+            snapshot_certified_ms: snapshot.certified_ms(),
+            sender_status: outcome.sender_status.unwrap_or(TrustStatus::None),
+            policy: outcome.policy.as_ref().map(|p| make::InteractionPolicy {
+                owner: &p.owner,
+                version: p.policy_version,
+                satisfied: &satisfied,
+            }),
+        });
+        let statement = sign_statement(
+            &recorder.key,
+            &StatementParams {
+                iss: &recorder.iss,
+                sub: "interaction",
+                iat: observed.0 as i64,
+                content_type: ContentType::Text(kinds::INTERACTION.into()),
+                payload: &payload,
+            },
+        );
+        Some(self.ledger.submit(statement).await)
     }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
 }
 
 /// Devices whose status or revocation differs from what was last published (all of them the
@@ -218,20 +287,6 @@ fn changes(
         });
     }
     out
-}
-
-/// The sender a command claims, read without verifying anything: only used to decide whose
-/// passport to fetch (the command is then verified in full).
-fn claimed_sender(bytes: &[u8]) -> Option<DeviceId> {
-    use coset::{CborSerializable, TaggedCborSerializable};
-    if bytes.len() > MAX_COMMAND_BYTES {
-        return None;
-    }
-    let sign1 = coset::CoseSign1::from_tagged_slice(bytes)
-        .or_else(|_| coset::CoseSign1::from_slice(bytes))
-        .ok()?;
-    let command = proverka_command::Command::from_payload(sign1.payload.as_deref()?).ok()?;
-    Some(command.sender)
 }
 
 /// The wall clock in ms since the epoch (0 if the clock is before 1970).

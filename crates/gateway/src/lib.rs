@@ -85,6 +85,25 @@ pub struct Config {
     pub required: TrustStatus,
     /// Replay guard capacity (senders remembered).
     pub replay_senders: usize,
+    /// Who signs interaction records of critical commands: a key of the organisation that
+    /// owns the served devices. `None`: critical commands are only logged.
+    pub recorder: Option<Recorder>,
+}
+
+/// The signer of interaction records.
+#[derive(Clone)]
+pub struct Recorder {
+    /// The issuer (`iss`) registered for `key` on the ledger.
+    pub iss: String,
+    pub key: std::sync::Arc<proverka_statement::PrivateKey>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("iss", &self.iss)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -103,6 +122,7 @@ impl Config {
             max_snapshot_age_secs: DEFAULT_MAX_SNAPSHOT_AGE_SECS,
             required: TrustStatus::Warning,
             replay_senders: proverka_command::DEFAULT_REPLAY_SENDERS,
+            recorder: None,
         }
     }
 

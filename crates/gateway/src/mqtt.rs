@@ -90,7 +90,8 @@ pub async fn run(
                 Ok(Event::Incoming(Packet::Publish(p))) => match route(&root, p) {
                     Some(message @ Inbound::Command { .. }) => {
                         // Full queue: drop (QoS 1 senders retry); never block the event loop.
-                        if commands_tx.try_send(message).is_err() {
+                        let queued = commands_tx.try_send(message);
+                        if queued.is_err() {
                             tracing::warn!("command queue full; message dropped");
                         }
                     }
@@ -161,13 +162,15 @@ async fn command_worker(
         let id = hex::encode(recipient.as_bytes());
         match &outcome.result {
             Ok(_) => {
-                let mut props = PublishProperties::default();
-                props.content_type = Some(proverka_command::CONTENT_TYPE.into());
-                if let Some(policy) = &outcome.policy {
-                    props
-                        .user_properties
-                        .push(("proverka-policy".into(), policy.explain()));
-                }
+                let props = PublishProperties {
+                    content_type: Some(proverka_command::CONTENT_TYPE.into()),
+                    user_properties: outcome
+                        .policy
+                        .iter()
+                        .map(|p| ("proverka-policy".to_owned(), p.explain()))
+                        .collect(),
+                    ..Default::default()
+                };
                 let topic = format!("{root}/deliver/{id}");
                 publish(&client, topic, false, bytes.clone(), props).await;
             }
@@ -178,10 +181,23 @@ async fn command_worker(
             }
         }
         if let Some(reply) = reply {
-            answer(&client, reply, verdict).await;
+            answer(&client, reply, verdict.clone()).await;
         }
         if outcome.is_critical() {
-            gateway.record(&bytes, &outcome).await;
+            // Recording waits for a block; the next command must not.
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                match gateway.record(&bytes, &outcome, UnixSeconds::now()).await {
+                    None => tracing::info!("critical command (no recorder configured): {verdict}"),
+                    Some(Ok(s)) if s.status == 201 || s.status == 202 => {}
+                    Some(Ok(s)) => tracing::warn!(
+                        "interaction record refused ({}): {}",
+                        s.status,
+                        String::from_utf8_lossy(&s.body)
+                    ),
+                    Some(Err(e)) => tracing::warn!("interaction record: {e}"),
+                }
+            });
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use proverka_command::{sign_command, Action, Command, DeviceId, Params, SigningKey, UnixSeconds};
-use proverka_gateway::{mqtt, Config, Gateway};
+use proverka_gateway::{mqtt, Config, Gateway, Recorder};
 use proverka_ledger::kinds;
 use proverka_ledger::make::{self, Birth};
 use proverka_node::{start, NodeConfig, RunningNode};
@@ -53,20 +53,21 @@ impl Broker {
             format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
         )
         .unwrap();
-        let child = Process::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Owned by the Broker at once, so that Drop kills it whatever happens next.
+        let broker = Broker {
+            child: Process::new(bin)
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+            port,
+            _dir: dir,
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Broker {
-                    child,
-                    port,
-                    _dir: dir,
-                };
+                return broker;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -84,6 +85,7 @@ impl Drop for Broker {
 struct Ledger {
     node: RunningNode,
     admin: PrivateKey,
+    admin_pem: String,
     genesis: Vec<u8>,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -104,6 +106,7 @@ impl Ledger {
         Ledger {
             node,
             admin: PrivateKey::from_pkcs8_pem(&pem).unwrap(),
+            admin_pem: pem,
             genesis: std::fs::read(dir.path().join("genesis.json")).unwrap(),
             http: reqwest::Client::new(),
             _dir: dir,
@@ -140,6 +143,36 @@ impl Ledger {
             },
         ))
         .await;
+    }
+
+    /// The interactions recorded about a device, once `n` are there (within 20 s).
+    async fn interactions(&self, device: &[u8], n: usize) -> Vec<Value> {
+        let url = format!(
+            "{}/devices/{}/interactions",
+            self.url(),
+            hex::encode(device)
+        );
+        for _ in 0..200 {
+            let bytes = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            let items = body["interactions"].as_array().cloned().unwrap_or_default();
+            if items.len() >= n {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "fewer than {n} interactions recorded for {}",
+            hex::encode(device)
+        );
     }
 
     /// A controller (the sender) and a valve (the recipient), both owned by dev-admin, whose
@@ -317,6 +350,11 @@ async fn a_gateway_on_mosquitto_delivers_trusted_commands_and_refuses_the_rest()
     config.senders = [DeviceId::new(CTL.to_vec()).unwrap()].into();
     config.sync_every = Duration::from_secs(1);
     config.max_snapshot_age_secs = 4;
+    // The valve's owner (dev-admin) records critical commands with its own key.
+    config.recorder = Some(Recorder {
+        iss: "dev-admin".into(),
+        key: Arc::new(PrivateKey::from_pkcs8_pem(&ledger.admin_pem).unwrap()),
+    });
     let gateway = Arc::new(Gateway::new(config).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(mqtt::run(gateway.clone(), async {
@@ -358,6 +396,31 @@ async fn a_gateway_on_mosquitto_delivers_trusted_commands_and_refuses_the_rest()
         .expect("delivery", |t, _| t.contains("/deliver/"))
         .await;
     assert_eq!(delivered.as_ref(), cmd.as_slice());
+
+    // The policy marks actuation critical: the gateway recorded it on the ledger, where an
+    // auditor finds who told the valve to open, the verdict, and the sender's status then.
+    let interactions = ledger.interactions(VALVE, 1).await;
+    let item = &interactions[0];
+    assert_eq!(item["sender"], hex::encode(CTL));
+    assert_eq!(item["recipient"], valve_hex);
+    assert_eq!(item["action"], "actuate");
+    assert_eq!(item["seq"], 1);
+    assert_eq!(item["recorded_by"], "dev-admin");
+    assert_eq!(item["gateway"]["verdict"], "allow");
+    assert_eq!(item["gateway"]["sender_status"], "affirming");
+    assert_eq!(
+        item["gateway"]["policy"]["satisfied"][0],
+        "affirming-actuate"
+    );
+    assert_eq!(item["ledger"]["sender_status"], "affirming");
+    let entry = item["entry"].as_str().unwrap();
+    let receipt = ledger
+        .http
+        .get(format!("{}/entries/{entry}", ledger.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(receipt.status().as_u16(), 200, "the record has a receipt");
 
     // The same bytes again: a replay, refused with the reason.
     device.publish(to_valve.clone(), cmd).await;

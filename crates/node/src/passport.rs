@@ -9,7 +9,7 @@
 //! byte for byte. A passport expires at the EAR's expiry or [`MAX_PASSPORT_AGE_MS`] after the
 //! certifying block, whichever is first.
 
-use proverka_ledger::records::DeviceRecord;
+use proverka_ledger::records::{self, keys, DeviceRecord};
 use proverka_ledger::{query, Genesis};
 use proverka_statement::{Limits, PublicKey, SignedStatement};
 use proverka_trust::Appraisal;
@@ -121,6 +121,11 @@ pub fn verify(
     let bundle = StateProofBundle::decode(&passport.2)?;
     let verified = state_proof::verify(&Genesis::id(genesis_bytes), &genesis.validators, &bundle)?;
     let proved = ProvedView::new(&verified);
+    // A proof about another device (a borrowed passport) does not even cover this one's key.
+    let device_key = keys::device(&records::device_hash(device_id));
+    if !proved.0.contains_key(&device_key) {
+        return Err(PassportError::NoDevice(hex::encode(device_id)));
+    }
     let certified_ms = verified.certified_by.timestamp_ms;
     let (device, appraisal) = appraise_proved(&proved, certified_ms, device_id)?;
     let cedar = query::cedar_facts(&proved, device_id, certified_ms)

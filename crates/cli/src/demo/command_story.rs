@@ -59,7 +59,9 @@ impl City {
             "\n9. grid's gateway guards valve {}: grid's Cedar policy lets affirming controllers",
             hex::encode(&valve.id)
         );
-        println!("   actuate its valves (critical: recorded on the ledger).");
+        println!(
+            "   actuate its valves (marked critical: a gateway given grid's key records each one)."
+        );
         let first = self.judge(&gateway, order(), &valve_id).await?;
         println!(
             "   controller {} says \"open\": {}",
