@@ -70,7 +70,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         ("P-256", &p256, "bench-p256", raw_p256),
     ] {
         let stmts = presign(key, iss, opts.statements, name);
-        let (rate, p50, p99) = submit_all(&http, &node.url, stmts, opts.clients).await?;
+        let (rate, p50, p99) = submit_all(&http, &[node.url.clone()], stmts, opts.clients).await?;
         println!("    {name:<8} {rate:>10.0} statements/s   p50 {p50:>6.1} ms   p99 {p99:>6.1} ms   b/a = {:.2}", rate / raw);
         ratios.push((name, rate / raw));
     }
@@ -176,17 +176,18 @@ fn statement(key: &PrivateKey, iss: &str, n: usize, payload_len: usize) -> Vec<u
     )
 }
 
-fn presign(key: &PrivateKey, iss: &str, count: usize, salt: &str) -> Vec<Vec<u8>> {
+pub(crate) fn presign(key: &PrivateKey, iss: &str, count: usize, salt: &str) -> Vec<Vec<u8>> {
     let base = salt.len() * 10_000_000;
     (0..count)
         .map(|i| statement(key, iss, base + i, 200))
         .collect()
 }
 
-/// Submits every statement with `clients` concurrent connections; returns (rate, p50 ms, p99 ms).
-async fn submit_all(
+/// Submits every statement with `clients` concurrent connections, client `i` to `urls[i % n]`;
+/// returns (rate, p50 ms, p99 ms).
+pub(crate) async fn submit_all(
     http: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     stmts: Vec<Vec<u8>>,
     clients: usize,
 ) -> Result<(f64, f64, f64), Failure> {
@@ -194,8 +195,12 @@ async fn submit_all(
     let queue = Arc::new(std::sync::Mutex::new(stmts));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (http, url, queue) = (http.clone(), url.to_owned(), queue.clone());
+    for i in 0..clients {
+        let url = urls
+            .get(i % urls.len().max(1))
+            .cloned()
+            .ok_or_else(|| Failure::input("no URL to submit to"))?;
+        let (http, queue) = (http.clone(), queue.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -355,7 +360,7 @@ async fn fill(
         let stmts: Vec<Vec<u8>> = (0..take)
             .map(|i| statement(key, iss, 50_000_000 + (done + i) as usize, 200))
             .collect();
-        submit_all(http, url, stmts, clients).await?;
+        submit_all(http, &[url.to_owned()], stmts, clients).await?;
         done += take;
         eprint!(
             "\r    filled {done}/{n} ({:.0}/s incl. signing)",

@@ -32,6 +32,23 @@ pub struct Cli {
     command: Command,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum NetCommand {
+    /// Create (first time) and start N validators as separate processes on loopback; Ctrl-C
+    /// stops them. Running it again on the same --dir resumes the same network.
+    Up {
+        /// How many validators (1..=16).
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Directory of the network: genesis, admin key, one data directory per validator.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Validator i serves its API on BASE_PORT + i and its p2p on BASE_PORT + 100 + i.
+        #[arg(long, default_value_t = 7400)]
+        base_port: u16,
+    },
+}
+
 #[derive(Subcommand)]
 pub enum DeviceQuery {
     /// The device record with its current status.
@@ -112,6 +129,13 @@ enum Command {
         genesis: Option<PathBuf>,
         #[arg(long, default_value = proverka_node::DEFAULT_LISTEN)]
         listen: SocketAddr,
+        /// Address the validator-to-validator network listens on (a committee of one needs
+        /// none: the default is loopback with an ephemeral port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        p2p_listen: SocketAddr,
+        /// Another committee member, as CONSENSUS_KEY_HEX@HOST:PORT; once per other validator.
+        #[arg(long = "peer", value_parser = parse_peer)]
+        peers: Vec<(String, SocketAddr)>,
     },
     /// Create a node's keys in DIR/keys (for an explicit genesis) and print their public halves.
     Init {
@@ -123,9 +147,9 @@ enum Command {
     },
     /// Write a genesis file for a node whose keys were made by `proverka init`.
     Genesis {
-        /// The node's keys/public.json.
-        #[arg(long)]
-        node_public: PathBuf,
+        /// A validator's keys/public.json; repeat it once per validator, in committee order.
+        #[arg(long, required = true)]
+        node_public: Vec<PathBuf>,
         /// Origin (must equal the one given to `proverka init`).
         #[arg(long)]
         origin: String,
@@ -195,6 +219,11 @@ enum Command {
         url: String,
     },
     /// Organisations: ask to join (one command for the applicant), vote (one per member).
+    /// Run a local network of validators on loopback (docs/network.md).
+    Net {
+        #[command(subcommand)]
+        action: NetCommand,
+    },
     Org {
         #[command(subcommand)]
         action: OrgAction,
@@ -343,6 +372,16 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         fill: u64,
     },
+    /// Measure a network of validators on this machine: certified statements per second,
+    /// submit-to-receipt latency, receipt and cosigned checkpoint sizes (BENCHMARKS.md).
+    BenchNet {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        #[arg(long, default_value_t = 20_000)]
+        statements: usize,
+        #[arg(long, default_value_t = 256)]
+        clients: usize,
+    },
     /// Verify that checkpoint NEW extends checkpoint OLD (append-only), offline with a proof
     /// file or by fetching the proof.
     VerifyConsistency {
@@ -385,7 +424,15 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             dev,
             genesis,
             listen,
-        } => node(data_dir, dev, genesis, listen).await,
+            p2p_listen,
+            peers,
+        } => {
+            let p2p = proverka_node::P2pConfig {
+                listen: p2p_listen,
+                peers,
+            };
+            node(data_dir, dev, genesis, listen, p2p).await
+        }
         Command::Init { data_dir, origin } => init(&data_dir, &origin),
         Command::Genesis {
             node_public,
@@ -491,6 +538,14 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             genesis,
         } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
         Command::Org { action } => org(action).await,
+        Command::Net {
+            action:
+                NetCommand::Up {
+                    validators,
+                    dir,
+                    base_port,
+                },
+        } => crate::net::up(&dir, validators, base_port).await,
         Command::Device { what } => {
             let (url, path) = match what {
                 DeviceQuery::Show { id, url } => (url, format!("/devices/{id}")),
@@ -561,6 +616,18 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             })
             .await
         }
+        Command::BenchNet {
+            validators,
+            statements,
+            clients,
+        } => {
+            crate::bench_net::run(crate::bench_net::BenchNetOptions {
+                validators,
+                statements,
+                clients,
+            })
+            .await
+        }
         Command::Bench {
             clients,
             statements,
@@ -601,13 +668,22 @@ async fn node(
     dev: bool,
     genesis: Option<PathBuf>,
     listen: SocketAddr,
+    p2p: proverka_node::P2pConfig,
 ) -> Result<(), Failure> {
     let cfg = proverka_node::NodeConfig {
         data_dir: data_dir.clone(),
         listen,
         dev,
         genesis,
+        p2p,
     };
+    // Warnings and errors go to stderr (RUST_LOG overrides the level).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let node = proverka_node::start(cfg).await.map_err(Failure::input)?;
     let s = &node.shared;
     println!("proverka node listening on http://{}", node.addr);
@@ -628,7 +704,18 @@ async fn node(
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// `KEY_HEX@HOST:PORT` → (key, address).
+fn parse_peer(spec: &str) -> Result<(String, SocketAddr), String> {
+    let (key, addr) = spec
+        .split_once('@')
+        .ok_or_else(|| format!("{spec:?}: expected CONSENSUS_KEY_HEX@HOST:PORT"))?;
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("{spec:?}: bad address: {e}"))?;
+    Ok((key.to_owned(), addr))
+}
+
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut term) = signal(SignalKind::terminate()) else {
         let _ = tokio::signal::ctrl_c().await;
@@ -653,7 +740,7 @@ fn init(data_dir: &Path, origin: &str) -> Result<(), Failure> {
 }
 
 struct GenesisArgs<'a> {
-    node_public: &'a Path,
+    node_public: &'a [PathBuf],
     origin: &'a str,
     admin_key: &'a Path,
     admin_iss: &'a str,
@@ -694,8 +781,18 @@ fn genesis(a: GenesisArgs) -> Result<(), Failure> {
         out,
         ..
     } = a;
-    let public: NodePublic = serde_json::from_slice(&read(node_public)?)
-        .map_err(|e| Failure::input(format!("{}: {e}", node_public.display())))?;
+    let mut publics = Vec::with_capacity(node_public.len());
+    for path in node_public {
+        let public: NodePublic = serde_json::from_slice(&read(path)?)
+            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+        publics.push(public);
+    }
+    let validator_keys =
+        proverka_node::datadir::validator_keys_of(&publics).map_err(Failure::input)?;
+    let public = publics
+        .first()
+        .cloned()
+        .ok_or_else(|| Failure::input("--node-public is required"))?;
     let admin = read_public(admin_key)?;
     let mut issuers =
         vec![GenesisIssuer::new(admin_iss, &admin, true).with_roles(&parse_roles(a.admin_roles)?)];
@@ -710,11 +807,12 @@ fn genesis(a: GenesisArgs) -> Result<(), Failure> {
         format: GENESIS_FORMAT.to_owned(),
         origin: origin.to_owned(),
         created_ms,
-        validators: vec![public.validator],
+        validators: publics.iter().map(|p| p.validator.clone()).collect(),
         receipt_key: public.receipt_key,
         checkpoint_vkey: public.checkpoint_vkey,
         issuers,
         governance_threshold: a.governance_threshold,
+        validator_keys,
     };
     let bytes = genesis.to_bytes();
     Genesis::from_bytes(&bytes).map_err(Failure::input)?;
@@ -865,15 +963,18 @@ fn verify(
 ) -> Result<(), Failure> {
     let stmt_bytes = read(statement)?;
     let receipt_bytes = read(receipt)?;
+    let stmt = SignedStatement::parse(&stmt_bytes, &Limits::default()).map_err(Failure::verify)?;
     let ledger_keys = match (keys, genesis) {
         (Some(k), _) => PublicKey::from_cose_key_set(&read(k)?).map_err(Failure::input)?,
         (None, Some(g)) => {
             let genesis = Genesis::from_bytes(&read(g)?).map_err(Failure::input)?;
+            if !genesis.validator_keys.is_empty() {
+                return verify_certified(&genesis, &stmt, &stmt_bytes, &receipt_bytes);
+            }
             vec![genesis.receipt_public_key().map_err(Failure::input)?]
         }
         (None, None) => return Err(Failure::input("give --keys FILE or --genesis FILE")),
     };
-    let stmt = SignedStatement::parse(&stmt_bytes, &Limits::default()).map_err(Failure::verify)?;
     let mut last_err = String::from("no ledger key");
     for key in &ledger_keys {
         match proverka_log::verify_receipt(&receipt_bytes, &stmt_bytes, key) {
@@ -898,6 +999,38 @@ fn verify(
     Err(Failure::verify(last_err))
 }
 
+/// A receipt checked against the genesis validator set: it must carry a checkpoint cosigned by
+/// a quorum of the validators.
+fn verify_certified(
+    genesis: &Genesis,
+    stmt: &SignedStatement,
+    stmt_bytes: &[u8],
+    receipt: &[u8],
+) -> Result<(), Failure> {
+    let certified = proverka_node::cosign::verify_certified_receipt(genesis, receipt, stmt_bytes)
+        .map_err(Failure::verify)?;
+    let v = &certified.receipt;
+    println!(
+        "OK: statement {} from {:?} (subject {:?})",
+        hex::encode(statement_id(stmt_bytes)),
+        stmt.issuer(),
+        stmt.subject()
+    );
+    println!(
+        "    is leaf {} of the tree of size {} with root {}",
+        v.leaf_index,
+        v.tree_size,
+        hex::encode(v.root)
+    );
+    println!(
+        "    certified by {} of {} validators (quorum {})",
+        certified.checkpoint.cosignatures.len(),
+        genesis.validators.len(),
+        genesis.quorum()
+    );
+    Ok(())
+}
+
 async fn verify_consistency(
     old: &Path,
     new: &Path,
@@ -906,9 +1039,22 @@ async fn verify_consistency(
     url: Option<&str>,
 ) -> Result<(), Failure> {
     let genesis = Genesis::from_bytes(&read(genesis)?).map_err(Failure::input)?;
+    // Any validator's checkpoint key may have signed a checkpoint.
+    let vkeys: Vec<String> = genesis
+        .validator_entries()
+        .into_iter()
+        .map(|e| e.checkpoint_vkey)
+        .collect();
     let check = |path: &Path| -> Result<proverka_log::VerifiedCheckpoint, Failure> {
-        proverka_log::verify_checkpoint(&read(path)?, &genesis.origin, &genesis.checkpoint_vkey)
-            .map_err(|e| Failure::verify(format!("{}: {e}", path.display())))
+        let note = read(path)?;
+        let mut last = String::new();
+        for vkey in &vkeys {
+            match proverka_log::verify_checkpoint(&note, &genesis.origin, vkey) {
+                Ok(v) => return Ok(v),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(Failure::verify(format!("{}: {last}", path.display())))
     };
     let (a, b) = (check(old)?, check(new)?);
     if a.size > b.size {

@@ -131,6 +131,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), Failure> {
         listen: opts.listen,
         dev: true,
         genesis: None,
+        p2p: Default::default(),
     })
     .await
     .map_err(|e| Failure::input(format!("starting the node: {e}")))?;
@@ -687,6 +688,7 @@ pub async fn bench(devices: usize, clients: usize, seconds: f64) -> Result<(), F
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         dev: true,
         genesis: None,
+        p2p: Default::default(),
     })
     .await
     .map_err(|e| Failure::input(format!("starting the node: {e}")))?;

@@ -4,10 +4,12 @@
 //! 3 the ledger could not be reached; 4 the ledger refused the request.
 
 mod bench;
+mod bench_net;
 mod client;
 mod commands;
 mod demo;
 mod gateway;
+mod net;
 
 use std::process::ExitCode;
 

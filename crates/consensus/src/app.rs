@@ -69,6 +69,14 @@ pub trait Application: Clone + Send + Sync + 'static {
     /// consensus redelivers it after a crash. Runs on a thread where blocking (fsync) is allowed.
     /// An `Err` is logged and the same block is retried, with backoff, until it succeeds.
     fn finalized(&self, block: &Block) -> Result<(), String>;
+
+    /// A message another committee member broadcast with [`crate::Handle::gossip`], at most
+    /// [`crate::MAX_GOSSIP_BYTES`] long; `from` is its consensus public key, authenticated by
+    /// the transport. Gossip is best effort (lost while a peer is unreachable) and may come
+    /// from a Byzantine member: check everything. Must return quickly. Default: ignored.
+    fn gossip(&self, from: [u8; 32], message: &[u8]) {
+        let _ = (from, message);
+    }
 }
 
 /// State shared by the proposer, the verifier and the delivery task of one validator.

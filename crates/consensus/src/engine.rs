@@ -30,7 +30,7 @@ use commonware_cryptography::{
     certificate::{ConstantProvider, Verifier as _},
     ed25519, sha256, Digested, Digestible,
 };
-use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{
     buffer::paged::CacheRef, Clock, Handle, Metrics, Quota, Spawner, Storage,
@@ -52,11 +52,19 @@ pub(crate) const CHANNEL_CERTIFICATES: u64 = 1;
 pub(crate) const CHANNEL_CONSENSUS_RESOLVER: u64 = 2;
 pub(crate) const CHANNEL_BLOCKS: u64 = 3;
 pub(crate) const CHANNEL_BACKFILL: u64 = 4;
+/// Application messages broadcast to the committee (checkpoint cosignatures).
+pub(crate) const CHANNEL_GOSSIP: u64 = 5;
+
+/// Largest message [`crate::Handle::gossip`] sends; larger ones are dropped on both sides.
+pub const MAX_GOSSIP_BYTES: usize = 4 * 1024;
+/// Gossip messages waiting to be sent; when full, new ones are dropped (gossip is best effort).
+const GOSSIP_QUEUE: usize = 256;
 
 /// Per-peer message rates on each channel (inbound and outbound, enforced by the transport).
 pub(crate) fn channel_quota(channel: u64) -> Quota {
     match channel {
         CHANNEL_VOTES | CHANNEL_CERTIFICATES => Quota::per_second(NZU32!(10_000)),
+        CHANNEL_GOSSIP => Quota::per_second(NZU32!(2_000)),
         _ => Quota::per_second(NZU32!(1_000)),
     }
 }
@@ -68,11 +76,14 @@ pub(crate) struct Channels<S, R> {
     pub consensus_resolver: (S, R),
     pub blocks: (S, R),
     pub backfill: (S, R),
+    /// Best-effort application broadcast; `None` where the application does not gossip.
+    pub gossip: Option<(S, R)>,
 }
 
 /// Largest p2p payload any channel carries for a committee of `participants`.
 pub(crate) fn max_message_size(participants: u32) -> u32 {
     commonware_p2p::max_message_size(&[
+        MAX_GOSSIP_BYTES,
         simplex::max_payload_size::<Scheme, sha256::Digest>(participants),
         marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(participants, &()),
     ])
@@ -159,6 +170,8 @@ pub(crate) struct Engine {
     pub queries: mpsc::UnboundedSender<Query>,
     /// Completes if the consensus engine stops (it runs until the runtime stops).
     pub consensus: Handle<()>,
+    /// Messages to broadcast to the committee, when the transport has a gossip channel.
+    pub gossip: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 fn immutable_config<C>(
@@ -344,6 +357,7 @@ where
     );
 
     // Finalized blocks flow marshal -> Delivery -> deliver() -> Application::finalized.
+    let app_for_gossip = app.clone();
     let (delivery, blocks) = Delivery::new(shared.clone());
     context.child("delivery").spawn({
         let shared = shared.clone();
@@ -365,10 +379,47 @@ where
         .child("queries")
         .spawn(move |_| answer_queries(mailbox, requests));
 
+    let gossip = channels.gossip.map(|(sender, receiver)| {
+        let (outbox, outgoing) = mpsc::channel(GOSSIP_QUEUE);
+        context
+            .child("gossip_out")
+            .spawn(move |_| send_gossip(sender, outgoing));
+        context
+            .child("gossip_in")
+            .spawn(move |_| receive_gossip(receiver, app_for_gossip));
+        outbox
+    });
+
     Engine {
         shared,
         queries,
         consensus,
+        gossip,
+    }
+}
+
+async fn send_gossip<S: Sender>(mut sender: S, mut outgoing: mpsc::Receiver<Vec<u8>>) {
+    while let Some(message) = outgoing.next().await {
+        if message.len() <= MAX_GOSSIP_BYTES {
+            sender.send(Recipients::All, message, false);
+        }
+    }
+}
+
+async fn receive_gossip<R, A>(mut receiver: R, app: A)
+where
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+    A: Application,
+{
+    while let Ok((from, message)) = receiver.recv().await {
+        let bytes = message.as_ref();
+        if bytes.len() > MAX_GOSSIP_BYTES {
+            continue;
+        }
+        let Ok(from): Result<[u8; 32], _> = from.as_ref().try_into() else {
+            continue;
+        };
+        app.gossip(from, bytes);
     }
 }
 

@@ -37,6 +37,7 @@ pub use block::{
     ANCHOR_BYTES, BLOCK_FORMAT_VERSION, GENESIS_LEADER, HEADER_BYTES, MAX_BLOCK_BYTES,
     MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES, MAX_STATEMENT_BYTES_PER_BLOCK,
 };
+pub use engine::MAX_GOSSIP_BYTES;
 pub use finality::{verify_finalization, CertificateError, FinalizedProposal};
 pub use key::{KeyError, ValidatorKey};
 
@@ -241,6 +242,7 @@ impl Archive {
 pub struct Handle {
     shared: Arc<Shared>,
     queries: mpsc::UnboundedSender<Query>,
+    gossip: Option<mpsc::Sender<Vec<u8>>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     public_key: String,
@@ -276,6 +278,11 @@ impl Handle {
             shared: self.shared.clone(),
             queries: self.queries.clone(),
         }
+    }
+
+    /// A cloneable sender of best-effort broadcasts to the rest of the committee.
+    pub fn gossip(&self) -> Gossip {
+        Gossip(self.gossip.clone())
     }
 
     /// This validator's public key (hex).
@@ -322,7 +329,32 @@ impl std::fmt::Debug for Handle {
     }
 }
 
-type Ready = Result<(Arc<Shared>, mpsc::UnboundedSender<Query>), String>;
+/// Broadcasts application messages to every other committee member ([`Application::gossip`]
+/// receives them), best effort: dropped when the queue is full or a peer is unreachable.
+#[derive(Clone, Debug, Default)]
+pub struct Gossip(Option<mpsc::Sender<Vec<u8>>>);
+
+impl Gossip {
+    /// Queues `message` for every other member; `false` if it was dropped (too large, queue
+    /// full, consensus stopped, or no gossip channel).
+    pub fn send(&self, message: Vec<u8>) -> bool {
+        match &self.0 {
+            Some(sender) if message.len() <= MAX_GOSSIP_BYTES => {
+                sender.clone().try_send(message).is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+type Ready = Result<
+    (
+        Arc<Shared>,
+        mpsc::UnboundedSender<Query>,
+        Option<mpsc::Sender<Vec<u8>>>,
+    ),
+    String,
+>;
 
 /// Starts a validator on a commonware tokio runtime running on its own threads, and returns
 /// once its storage is recovered and consensus runs. This blocks the calling thread (recovery
@@ -352,9 +384,10 @@ pub fn start(config: Config, app: impl Application) -> Result<Handle, ConsensusE
             drop(lock);
         })?;
     match ready_rx.recv() {
-        Ok(Ok((shared, queries))) => Ok(Handle {
+        Ok(Ok((shared, queries, gossip))) => Ok(Handle {
             shared,
             queries,
+            gossip,
             stop: Some(stop_tx),
             thread: Some(thread),
             public_key,
@@ -413,7 +446,11 @@ fn run(
             "consensus started"
         );
         if ready
-            .send(Ok((engine.shared.clone(), engine.queries.clone())))
+            .send(Ok((
+                engine.shared.clone(),
+                engine.queries.clone(),
+                engine.gossip.clone(),
+            )))
             .is_err()
         {
             return;

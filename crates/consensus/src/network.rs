@@ -7,23 +7,25 @@
 
 use crate::engine::{
     channel_quota, max_message_size, Channels, CHANNEL_BACKFILL, CHANNEL_BLOCKS,
-    CHANNEL_CERTIFICATES, CHANNEL_CONSENSUS_RESOLVER, CHANNEL_VOTES,
+    CHANNEL_CERTIFICATES, CHANNEL_CONSENSUS_RESOLVER, CHANNEL_GOSSIP, CHANNEL_VOTES,
 };
 use commonware_cryptography::{ed25519, ChaCha20Poly1305, Signer};
 use commonware_p2p::{
     authenticated::{lookup, peer_set_limit},
     Address, AddressableManager,
 };
-use commonware_runtime::{tokio, Supervisor};
+use commonware_runtime::{tokio, Quota, Supervisor};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
 use commonware_utils::{ordered::Map, NZUsize};
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
 /// Handshake clock tolerance between validators.
 const HANDSHAKE_SYNCHRONY_BOUND: Duration = Duration::from_secs(5);
+/// Shortest time between two connections to the same peer.
+const PEER_CONNECTION_COOLDOWN: Duration = Duration::from_secs(1);
 /// Oldest handshake message accepted.
 const HANDSHAKE_MAX_AGE: Duration = Duration::from_secs(10);
 
@@ -64,6 +66,16 @@ pub(crate) fn start_lookup(
     // Validators of one city often share private networks; the committee list is the
     // allow-list that matters (connections from keys outside it are refused).
     config.allow_private_ips = true;
+    // Several validators may share one address (loopback in `proverka net up`, or one NAT): the
+    // recommended one handshake per IP every 5 s would keep all but one of them waiting, and a
+    // restarted validator could take minutes to rejoin. Allow each member one per second.
+    let members = NonZeroU32::new(u32::try_from(participants.len()).unwrap_or(u32::MAX).max(1))
+        .unwrap_or(NonZeroU32::MIN);
+    config.allowed_handshake_rate_per_ip = Quota::per_second(members);
+    // The recommended 60 s between two connections to one peer also counts a failed dial: a
+    // validator that started before its peers, or one that restarts after a crash, would stay
+    // cut off from them for a minute. The committee is a fixed allow-list, so reconnect fast.
+    config.peer_connection_cooldown = PEER_CONNECTION_COOLDOWN;
 
     let (mut network, mut oracle) = lookup::Network::new(context.child("network"), config);
     let peer_set: Map<ed25519::PublicKey, Address> = Map::from_iter_dedup(
@@ -79,6 +91,7 @@ pub(crate) fn start_lookup(
         consensus_resolver: register(CHANNEL_CONSENSUS_RESOLVER),
         blocks: register(CHANNEL_BLOCKS),
         backfill: register(CHANNEL_BACKFILL),
+        gossip: Some(register(CHANNEL_GOSSIP)),
     };
     network.start();
     (channels, oracle)

@@ -702,6 +702,7 @@ impl Cluster {
                 consensus_resolver: register(engine::CHANNEL_CONSENSUS_RESOLVER).await,
                 blocks: register(engine::CHANNEL_BLOCKS).await,
                 backfill: register(engine::CHANNEL_BACKFILL).await,
+                gossip: None,
             };
             let engine = engine::start(
                 context.child("engine"),

@@ -48,6 +48,7 @@ async fn start_validator(
         consensus_resolver: register(engine::CHANNEL_CONSENSUS_RESOLVER).await,
         blocks: register(engine::CHANNEL_BLOCKS).await,
         backfill: register(engine::CHANNEL_BACKFILL).await,
+        gossip: None,
     };
     let engine = engine::start(
         context.child("validator").with_attribute("key", &me),

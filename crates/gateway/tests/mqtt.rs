@@ -99,6 +99,7 @@ impl Ledger {
             listen: "127.0.0.1:0".parse().unwrap(),
             dev: true,
             genesis: None,
+            p2p: Default::default(),
         })
         .await
         .expect("start dev node");

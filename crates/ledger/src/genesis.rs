@@ -37,6 +37,26 @@ pub struct Genesis {
     /// proposal. Absent: a majority of the genesis governance members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governance_threshold: Option<u32>,
+    /// Every validator's signing keys, in committee order. Required for a committee of more
+    /// than one; absent, the single validator's keys are `receipt_key` and `checkpoint_vkey`
+    /// and it has no cosigner key. Entry 0 repeats `receipt_key` and `checkpoint_vkey`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validator_keys: Vec<ValidatorKeys>,
+}
+
+/// One validator's public keys: what a verifier holding only the genesis needs to check its
+/// receipts, its checkpoints and its cosignatures (`docs/genesis.md`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorKeys {
+    /// Its consensus key (hex, ed25519), equal to the `validators` entry at the same index.
+    pub validator: String,
+    /// Its receipt signing key (hex COSE_Key).
+    pub receipt_key: String,
+    /// Its checkpoint note verifier key; the key name is the origin.
+    pub checkpoint_vkey: String,
+    /// Its C2SP tlog-cosignature/v1 verifier key; key names differ between validators.
+    pub cosigner_vkey: String,
 }
 
 /// An issuer trusted from genesis.
@@ -125,6 +145,7 @@ impl Genesis {
             return Err(field("issuers", "too many"));
         }
         self.governance_threshold()?;
+        self.validate_validator_keys()?;
         let mut seen = std::collections::BTreeSet::new();
         for issuer in &self.issuers {
             let record = issuer.record()?;
@@ -138,6 +159,89 @@ impl Genesis {
             }
         }
         Ok(())
+    }
+
+    fn validate_validator_keys(&self) -> Result<(), GenesisError> {
+        let keys = &self.validator_keys;
+        if keys.is_empty() {
+            return if self.validators.len() == 1 {
+                Ok(())
+            } else {
+                Err(field(
+                    "validator_keys",
+                    "required for a committee of more than one validator",
+                ))
+            };
+        }
+        if keys.len() != self.validators.len() {
+            return Err(field("validator_keys", "one entry per validator, in order"));
+        }
+        let first = &keys[0];
+        if first.receipt_key != self.receipt_key || first.checkpoint_vkey != self.checkpoint_vkey {
+            return Err(field(
+                "validator_keys",
+                "entry 0 must repeat receipt_key and checkpoint_vkey",
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (entry, validator) in keys.iter().zip(&self.validators) {
+            if entry.validator != *validator {
+                return Err(field(
+                    "validator_keys.validator",
+                    "must follow `validators`",
+                ));
+            }
+            decode_cose_key("validator_keys.receipt_key", &entry.receipt_key)?;
+            if vkey_name(&entry.checkpoint_vkey) != Some(self.origin.as_str()) {
+                return Err(field(
+                    "validator_keys.checkpoint_vkey",
+                    "its key name must be the origin",
+                ));
+            }
+            match vkey_name(&entry.cosigner_vkey) {
+                Some(name) if names.insert(name.to_owned()) => {}
+                _ => {
+                    return Err(field(
+                        "validator_keys.cosigner_vkey",
+                        "each needs a distinct key name",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every validator's keys in committee order (the single validator's from the top-level
+    /// fields when `validator_keys` is absent; its `cosigner_vkey` is then empty).
+    pub fn validator_entries(&self) -> Vec<ValidatorKeys> {
+        if !self.validator_keys.is_empty() {
+            return self.validator_keys.clone();
+        }
+        self.validators
+            .iter()
+            .map(|v| ValidatorKeys {
+                validator: v.clone(),
+                receipt_key: self.receipt_key.clone(),
+                checkpoint_vkey: self.checkpoint_vkey.clone(),
+                cosigner_vkey: String::new(),
+            })
+            .collect()
+    }
+
+    /// The receipt keys of every validator: a receipt signed by any of them is well formed; its
+    /// quorum checkpoint is what certifies it.
+    pub fn receipt_public_keys(&self) -> Result<Vec<PublicKey>, GenesisError> {
+        self.validator_entries()
+            .iter()
+            .map(|e| decode_cose_key("validator_keys.receipt_key", &e.receipt_key))
+            .collect()
+    }
+
+    /// Cosignatures a checkpoint needs to be certified by the committee: all but the `f`
+    /// faults tolerated, `f = (n - 1) / 3` (commonware's quorum for simplex).
+    pub fn quorum(&self) -> usize {
+        let n = self.validators.len();
+        n - (n.saturating_sub(1)) / 3
     }
 
     /// The receipt signing key's public half.
@@ -218,6 +322,16 @@ impl GenesisIssuer {
 fn decode_cose_key(name: &'static str, hex_key: &str) -> Result<PublicKey, GenesisError> {
     let bytes = hex::decode(hex_key).map_err(|e| field(name, &e.to_string()))?;
     PublicKey::from_cose_key(&bytes).map_err(|e| field(name, &e.to_string()))
+}
+
+/// The key name of a C2SP note verifier key `<name>+<hex id>+<base64 key>`.
+fn vkey_name(vkey: &str) -> Option<&str> {
+    // The base64 key may itself contain '+': split off only the name and the id.
+    let mut parts = vkey.splitn(3, '+');
+    let name = parts.next().filter(|n| !n.is_empty())?;
+    let id = parts.next()?;
+    let key = parts.next()?;
+    (id.len() == 8 && !key.is_empty()).then_some(name)
 }
 
 fn field(field: &'static str, reason: &str) -> GenesisError {

@@ -34,7 +34,7 @@ pub use devices::{
     MAX_MODEL_ROOTS, MAX_NONCE_BYTES, MAX_X5CHAIN_CERTS, MIN_NONCE_BYTES, PENDING_TTL_MS,
 };
 pub use firmware::{severity_of_cvss, SEVERITY_NAMES};
-pub use genesis::{Genesis, GenesisError, GenesisIssuer, GENESIS_FORMAT};
+pub use genesis::{Genesis, GenesisError, GenesisIssuer, ValidatorKeys, GENESIS_FORMAT};
 pub use issuers::{
     IssuerDecodeError, IssuerRecord, ISSUER_REGISTRATION_CONTENT_TYPE, MAX_ISS_BYTES,
 };

@@ -90,6 +90,7 @@ fn city() -> City {
         checkpoint_vkey: "city.example/log+00000000+AQ".into(),
         issuers,
         governance_threshold: None,
+        validator_keys: Vec::new(),
     };
     City {
         rules: Rules::new(&genesis).unwrap(),

@@ -15,6 +15,7 @@ fn valid() -> Genesis {
         checkpoint_vkey: "city.example/proverka+01020304+AQ".into(),
         issuers: vec![GenesisIssuer::new("admin", &k.public_key(), true)],
         governance_threshold: None,
+        validator_keys: Vec::new(),
     }
 }
 

@@ -85,6 +85,7 @@ impl City {
             checkpoint_vkey: "city.example/log+00000000+AQ".into(),
             issuers,
             governance_threshold: None,
+            validator_keys: Vec::new(),
         };
         let ctl = Party {
             iss: hex::encode("ctl-1"),

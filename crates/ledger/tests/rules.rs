@@ -27,6 +27,7 @@ fn fixture() -> Fixture {
         checkpoint_vkey: "test.example/log+00000000+AQ".into(),
         issuers: vec![GenesisIssuer::new("admin", &admin.public_key(), true)],
         governance_threshold: None,
+        validator_keys: Vec::new(),
     };
     let rules = Rules::new(&genesis).unwrap();
     Fixture { admin, rules }

@@ -100,6 +100,7 @@ fn key_id(name: &str, key_type: u8, public: &[u8; 32]) -> u32 {
 ///
 /// One key should serve one role: C2SP requires distinct keys for distinct cosigners, and a
 /// cosigner key must not also sign checkpoints.
+#[derive(Clone)]
 pub struct NoteKey {
     name: String,
     key: SigningKey,

@@ -18,11 +18,16 @@
 //!
 //! Formats byte by byte: `docs/log-format.md`.
 
+pub mod certified;
 pub mod checkpoint;
 pub mod merkle;
 pub mod receipt;
 pub mod tiles;
 
+pub use certified::{
+    verify_certified_receipt, verify_quorum_checkpoint, CertifiedReceipt, CertifiedReceiptError,
+    ValidatorSet,
+};
 pub use checkpoint::{
     checkpoint_body, cosign_checkpoint, parse_checkpoint_unverified, sign_checkpoint,
     verify_checkpoint, verify_cosignature, verify_cosigned_checkpoint, CheckpointError,
@@ -35,7 +40,8 @@ pub use merkle::{
     MAX_TREE_SIZE,
 };
 pub use receipt::{
-    make_receipt, sign_tree_head, verify_receipt, ReceiptError, SignedTreeHead, VerifiedReceipt,
+    make_receipt, quorum_checkpoint_of, sign_tree_head, verify_receipt, ReceiptError,
+    SignedTreeHead, VerifiedReceipt, HEADER_QUORUM_CHECKPOINT,
 };
 pub use tiles::{entry_bundle, hash_tile, tile_path_parse, TileError, TileKind, TileRef};
 /// Re-exported so that callers can implement hash storage without naming the dependency.

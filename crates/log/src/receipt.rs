@@ -27,6 +27,9 @@ pub const HEADER_VDP: i64 = 396;
 pub const HEADER_CWT_CLAIMS: i64 = 15;
 /// `vds` value RFC9162_SHA256.
 pub const VDS_RFC9162_SHA256: i64 = 1;
+/// Private-use COSE header label (unprotected) carrying the tree head's C2SP checkpoint note
+/// cosigned by a quorum of validators (`docs/log-format.md`, "Quorum-certified receipts").
+pub const HEADER_QUORUM_CHECKPOINT: i64 = -65_537;
 /// Key of the inclusion proofs inside the `vdp` map.
 pub const VDP_INCLUSION_PROOFS: i64 = -1;
 /// CWT claim `iss`.
@@ -199,15 +202,31 @@ impl SignedTreeHead {
 
     /// The receipt of leaf `index`, whose inclusion path in this tree is `path`.
     pub fn receipt(&self, index: u64, path: &[Hash]) -> Result<Vec<u8>, ReceiptError> {
+        self.receipt_with(index, path, None)
+    }
+
+    /// The receipt of leaf `index` carrying `checkpoint` (this tree head's checkpoint note,
+    /// cosigned by a quorum of validators) under [`HEADER_QUORUM_CHECKPOINT`]; unsigned by the
+    /// receipt key, it is verified on its own cosignatures.
+    pub fn receipt_with(
+        &self,
+        index: u64,
+        path: &[Hash],
+        checkpoint: Option<&[u8]>,
+    ) -> Result<Vec<u8>, ReceiptError> {
         check_proof_shape(self.size, index, path)?;
         let proof = encode_inclusion_proof(self.size, index, path)?;
         let vdp = Value::Map(vec![(
             Value::Integer(VDP_INCLUSION_PROOFS.into()),
             Value::Array(vec![Value::Bytes(proof)]),
         )]);
+        let mut unprotected = HeaderBuilder::new().value(HEADER_VDP, vdp);
+        if let Some(note) = checkpoint {
+            unprotected = unprotected.value(HEADER_QUORUM_CHECKPOINT, Value::Bytes(note.to_vec()));
+        }
         let signed = CoseSign1 {
             protected: self.protected.clone(),
-            unprotected: HeaderBuilder::new().value(HEADER_VDP, vdp).build(),
+            unprotected: unprotected.build(),
             payload: None,
             signature: self.signature.clone(),
         };
@@ -287,6 +306,25 @@ pub fn verify_receipt(
         issuer,
         issued_at,
     })
+}
+
+/// The quorum checkpoint note a receipt carries under [`HEADER_QUORUM_CHECKPOINT`], if any.
+/// Parses only; see `certified::verify_certified_receipt`.
+pub fn quorum_checkpoint_of(receipt: &[u8]) -> Result<Option<Vec<u8>>, ReceiptError> {
+    if receipt.len() > MAX_RECEIPT_BYTES {
+        return Err(ReceiptError::TooLarge {
+            len: receipt.len(),
+            max: MAX_RECEIPT_BYTES,
+        });
+    }
+    let sign1 = decode_sign1(receipt)?;
+    match header_value(&sign1.unprotected, HEADER_QUORUM_CHECKPOINT) {
+        None => Ok(None),
+        Some(Value::Bytes(note)) => Ok(Some(note.clone())),
+        Some(_) => Err(ReceiptError::Malformed(
+            "quorum checkpoint header is not a byte string".into(),
+        )),
+    }
 }
 
 fn decode_sign1(receipt: &[u8]) -> Result<CoseSign1, ReceiptError> {

@@ -76,6 +76,7 @@ fn main() {
                 .with_roles(&[Role::SecurityAuthority]),
         ],
         governance_threshold: None,
+        validator_keys: Vec::new(),
     };
     let rules = Rules::new(&genesis).expect("rules");
     let dir = tempfile::tempdir().expect("tempdir");

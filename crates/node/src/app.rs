@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use proverka_consensus::{Anchor, Application, Archive, Block};
+use proverka_consensus::{Anchor, Application, Archive, Block, Gossip};
 use proverka_ledger::{
     BlockContext, Decision, Genesis, Rules, SignatureCache, StateError, StateView,
 };
@@ -17,6 +17,7 @@ use proverka_state::StateService;
 use proverka_statement::PrivateKey;
 use proverka_store::{AppendOutcome, BlockAppend, Store};
 
+use crate::cosign::{Cosigning, QuorumCheckpoint};
 use crate::metrics::Metrics;
 use crate::pool::{Outcome, Pool};
 
@@ -51,6 +52,12 @@ pub struct Shared {
     anchor: RwLock<Anchor>,
     head: RwLock<Arc<TreeHead>>,
     verified: Mutex<HashSet<[u8; 32]>>,
+    /// Checkpoints cosigned by a quorum of validators (`cosign.rs`).
+    pub cosigning: Cosigning,
+    /// Broadcast to the committee, once consensus runs.
+    pub gossip: OnceLock<Gossip>,
+    /// The receipt signature over the latest quorum checkpoint's root, with that checkpoint.
+    certified: RwLock<Option<(Arc<QuorumCheckpoint>, Arc<SignedTreeHead>)>>,
 }
 
 /// Reads ledger state through the store.
@@ -94,6 +101,7 @@ impl Shared {
         genesis_id: [u8; 32],
         receipt_key: PrivateKey,
         checkpoint_key: NoteKey,
+        cosigning: Cosigning,
         metrics: Metrics,
     ) -> Result<Arc<Self>, String> {
         let rules = Rules::new(&genesis).map_err(|e| e.to_string())?;
@@ -112,6 +120,9 @@ impl Shared {
             anchor: RwLock::new(anchor),
             head: RwLock::new(Arc::default()),
             verified: Mutex::new(HashSet::new()),
+            cosigning,
+            gossip: OnceLock::new(),
+            certified: RwLock::new(None),
         });
         let size = shared.store.tree_size();
         let root = shared.store.root();
@@ -181,8 +192,20 @@ impl Shared {
         }
     }
 
-    /// A receipt for the statement at `index`, against the latest tree head.
+    /// A receipt for the statement at `index`: against the latest quorum checkpoint, which it
+    /// carries, once one covers the entry; before that against the latest tree head alone.
     pub fn receipt(&self, index: u64) -> Result<Vec<u8>, String> {
+        if let Some((quorum, signed)) = self.certified_head() {
+            if index < quorum.size {
+                let path = self
+                    .store
+                    .inclusion_proof(index, quorum.size)
+                    .map_err(|e| e.to_string())?;
+                return signed
+                    .receipt_with(index, &path, Some(&quorum.note))
+                    .map_err(|e| e.to_string());
+            }
+        }
         let head = self.head();
         let signed = head
             .receipts
@@ -199,6 +222,41 @@ impl Shared {
             .inclusion_proof(index, head.size)
             .map_err(|e| e.to_string())?;
         signed.receipt(index, &path).map_err(|e| e.to_string())
+    }
+
+    /// The latest quorum checkpoint with the receipt signature over its root (signed once per
+    /// quorum checkpoint).
+    fn certified_head(&self) -> Option<(Arc<QuorumCheckpoint>, Arc<SignedTreeHead>)> {
+        let quorum = self.cosigning.latest()?;
+        if let Ok(cached) = self.certified.read() {
+            if let Some((q, signed)) = cached.as_ref() {
+                if q.size == quorum.size {
+                    return Some((q.clone(), signed.clone()));
+                }
+            }
+        }
+        let iat = (self.head().timestamp_ms / 1000) as i64;
+        let signed = proverka_log::sign_tree_head(
+            &self.receipt_key,
+            &self.genesis.origin,
+            iat,
+            quorum.size,
+            &quorum.root,
+        )
+        .map_err(|e| tracing::error!("signing quorum tree head {}: {e}", quorum.size))
+        .ok()?;
+        let entry = (quorum, Arc::new(signed));
+        if let Ok(mut cached) = self.certified.write() {
+            if cached.as_ref().is_none_or(|(q, _)| q.size < entry.0.size) {
+                *cached = Some(entry.clone());
+            }
+        }
+        Some(entry)
+    }
+
+    /// Whether a quorum checkpoint covers the entry at `index` yet.
+    pub fn is_certified(&self, index: u64) -> bool {
+        self.cosigning.latest().is_some_and(|q| index < q.size)
     }
 
     fn apply(&self, block: &Block) -> Result<(), String> {
@@ -251,6 +309,16 @@ impl Shared {
             };
         }
         self.set_head(outcome.new_size, outcome.root, block.timestamp_ms);
+        // Cosign before waking submitters, so that a committee of one answers with a receipt
+        // that already carries its quorum checkpoint.
+        if let Some(note) =
+            self.cosigning
+                .cosign_own(outcome.new_size, &outcome.root, block.timestamp_ms)
+        {
+            if let Some(gossip) = self.gossip.get() {
+                gossip.send(note);
+            }
+        }
         self.notify(&decision.decisions, &outcome);
         self.metrics
             .observe_block(&decision.decisions, started.elapsed());
@@ -391,6 +459,12 @@ impl Application for LedgerApp {
 
     fn finalized(&self, block: &Block) -> Result<(), String> {
         self.0.apply(block)
+    }
+
+    fn gossip(&self, from: [u8; 32], message: &[u8]) {
+        if let Err(e) = self.0.cosigning.receive(from, message) {
+            tracing::debug!(from = %hex::encode(from), "cosignature not taken: {e}");
+        }
     }
 }
 

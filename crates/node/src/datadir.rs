@@ -20,13 +20,15 @@ use std::path::{Path, PathBuf};
 
 use proverka_consensus::ValidatorKey;
 use proverka_ledger::records::Role;
-use proverka_ledger::{Genesis, GenesisIssuer, GENESIS_FORMAT};
+use proverka_ledger::{Genesis, GenesisIssuer, ValidatorKeys, GENESIS_FORMAT};
 use proverka_log::NoteKey;
 use proverka_statement::{KeyType, PrivateKey, PublicKey};
 use serde::{Deserialize, Serialize};
 
 /// The `iss` of the administrator issuer created by `--dev`.
 pub const DEV_ADMIN_ISS: &str = "dev-admin";
+/// Key names of validators' cosigner keys: this prefix and 16 hex of the consensus key.
+pub const COSIGNER_NAME_PREFIX: &str = "proverka-validator-";
 
 /// Why the data directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,9 @@ pub struct NodeKeys {
     pub consensus: ValidatorKey,
     pub receipt: PrivateKey,
     pub checkpoint: NoteKey,
+    /// Its C2SP tlog-cosignature/v1 key (`keys/cosigner.key`), with which it cosigns the
+    /// checkpoints it agrees with. Absent in data directories made before cosigning existed.
+    pub cosigner: Option<NoteKey>,
 }
 
 /// The public halves of [`NodeKeys`], as written to `keys/public.json`.
@@ -67,6 +72,8 @@ pub struct NodePublic {
     pub validator: String,
     pub receipt_key: String,
     pub checkpoint_vkey: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosigner_vkey: Option<String>,
 }
 
 /// The administrator identity written by `--dev`.
@@ -125,6 +132,16 @@ impl DataDir {
             receipt: PrivateKey::generate(KeyType::P256)
                 .map_err(|e| invalid(&dir, &e.to_string()))?,
             checkpoint: NoteKey::generate(origin).map_err(|e| invalid(&dir, &e.to_string()))?,
+            cosigner: None,
+        };
+        // Cosigner key names must differ between validators: derive it from the consensus key.
+        let name = format!(
+            "{COSIGNER_NAME_PREFIX}{}",
+            &keys.consensus.public_key_hex()[..16]
+        );
+        let keys = NodeKeys {
+            cosigner: Some(NoteKey::generate(&name).map_err(|e| invalid(&dir, &e.to_string()))?),
+            ..keys
         };
         write_secret(
             &dir.join("consensus.key"),
@@ -138,6 +155,12 @@ impl DataDir {
             &dir.join("checkpoint.key"),
             keys.checkpoint.to_private_key_string().as_bytes(),
         )?;
+        if let Some(cosigner) = &keys.cosigner {
+            write_secret(
+                &dir.join("cosigner.key"),
+                cosigner.to_private_key_string().as_bytes(),
+            )?;
+        }
         let public = public_of(&keys);
         let json = serde_json::to_vec_pretty(&public).unwrap_or_default();
         write_file(&dir.join("public.json"), &json)?;
@@ -159,10 +182,20 @@ impl DataDir {
         let checkpoint_path = dir.join("checkpoint.key");
         let checkpoint = NoteKey::from_private_key_string(read_string(&checkpoint_path)?.trim())
             .map_err(|e| invalid(&checkpoint_path, &e.to_string()))?;
+        let cosigner_path = dir.join("cosigner.key");
+        let cosigner = if cosigner_path.exists() {
+            Some(
+                NoteKey::from_private_key_string(read_string(&cosigner_path)?.trim())
+                    .map_err(|e| invalid(&cosigner_path, &e.to_string()))?,
+            )
+        } else {
+            None
+        };
         Ok(NodeKeys {
             consensus,
             receipt,
             checkpoint,
+            cosigner,
         })
     }
 
@@ -220,9 +253,11 @@ impl DataDir {
             format: GENESIS_FORMAT.to_owned(),
             origin,
             created_ms: now_ms(),
-            validators: vec![public.validator],
-            receipt_key: public.receipt_key,
-            checkpoint_vkey: public.checkpoint_vkey,
+            validators: vec![public.validator.clone()],
+            receipt_key: public.receipt_key.clone(),
+            checkpoint_vkey: public.checkpoint_vkey.clone(),
+            validator_keys: validator_keys_of(&[public])
+                .map_err(|reason| invalid(&self.keys(), &reason))?,
             // The dev administrator holds every role, so a new user can try every statement.
             issuers: vec![
                 GenesisIssuer::new(DEV_ADMIN_ISS, &admin.public_key(), true).with_roles(&Role::ALL)
@@ -253,24 +288,58 @@ pub fn public_of(keys: &NodeKeys) -> NodePublic {
         validator: keys.consensus.public_key_hex(),
         receipt_key: hex::encode(keys.receipt.public_key().to_cose_key()),
         checkpoint_vkey: keys.checkpoint.verifier_key(),
+        cosigner_vkey: keys.cosigner.as_ref().map(NoteKey::cosigner_verifier_key),
     }
+}
+
+/// The genesis `validator_keys` for these validators, in this order: empty when none has a
+/// cosigner key and there is only one (a genesis from before cosigning); an error when a
+/// committee member lacks one.
+pub fn validator_keys_of(validators: &[NodePublic]) -> Result<Vec<ValidatorKeys>, String> {
+    if validators.len() == 1 && validators[0].cosigner_vkey.is_none() {
+        return Ok(Vec::new());
+    }
+    validators
+        .iter()
+        .map(|v| {
+            Ok(ValidatorKeys {
+                validator: v.validator.clone(),
+                receipt_key: v.receipt_key.clone(),
+                checkpoint_vkey: v.checkpoint_vkey.clone(),
+                cosigner_vkey: v.cosigner_vkey.clone().ok_or_else(|| {
+                    format!(
+                        "validator {} has no cosigner key (made by an older `proverka init`)",
+                        v.validator
+                    )
+                })?,
+            })
+        })
+        .collect()
 }
 
 /// Checks that the node keys are the ones genesis names (a node must not sign for another log).
 pub fn check_keys_match(keys: &NodeKeys, genesis: &Genesis) -> Result<(), String> {
     let public = public_of(keys);
-    if !genesis.validators.contains(&public.validator) {
+    let Some(entry) = genesis
+        .validator_entries()
+        .into_iter()
+        .find(|e| e.validator == public.validator)
+    else {
         return Err("this node's validator key is not in the genesis validator set".into());
-    }
-    let receipt: Result<PublicKey, _> = genesis.receipt_public_key();
-    if receipt
-        .map(|k| k != keys.receipt.public_key())
-        .unwrap_or(true)
-    {
+    };
+    let receipt = hex::decode(&entry.receipt_key)
+        .ok()
+        .and_then(|b| PublicKey::from_cose_key(&b).ok());
+    if receipt != Some(keys.receipt.public_key()) {
         return Err("genesis receipt_key is not this node's receipt key".into());
     }
-    if genesis.checkpoint_vkey != public.checkpoint_vkey {
+    if entry.checkpoint_vkey != public.checkpoint_vkey {
         return Err("genesis checkpoint_vkey is not this node's checkpoint key".into());
+    }
+    if !entry.cosigner_vkey.is_empty()
+        && public.cosigner_vkey.as_deref() != Some(entry.cosigner_vkey.as_str())
+    {
+        return Err("genesis cosigner_vkey is not this node's cosigner key".into());
     }
     if keys.checkpoint.name() != genesis.origin {
         return Err("the checkpoint key's name differs from the genesis origin".into());

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cosign;
 pub mod datadir;
 pub mod metrics;
 pub mod passport;
@@ -42,6 +43,27 @@ pub struct NodeConfig {
     pub dev: bool,
     /// Genesis file (required on first start without `--dev`).
     pub genesis: Option<PathBuf>,
+    /// Where this validator meets the rest of the committee.
+    pub p2p: P2pConfig,
+}
+
+/// The validator-to-validator network of a node (`docs/network.md`).
+#[derive(Clone, Debug)]
+pub struct P2pConfig {
+    /// Address the authenticated p2p transport listens on. Default: loopback, ephemeral port,
+    /// which suits a committee of one.
+    pub listen: SocketAddr,
+    /// Every other committee member: its consensus public key (hex) and p2p address.
+    pub peers: Vec<(String, SocketAddr)>,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        P2pConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            peers: Vec::new(),
+        }
+    }
 }
 
 /// A running node.
@@ -101,7 +123,13 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
         genesis.clone(),
         genesis_id,
         keys.receipt,
-        keys.checkpoint,
+        keys.checkpoint.clone(),
+        cosign::Cosigning::new(
+            &genesis,
+            &keys.consensus.public_key_hex(),
+            keys.cosigner.clone(),
+            keys.checkpoint.clone(),
+        ),
         metrics::Metrics::new(),
     )
     .map_err(NodeError::Other)?;
@@ -110,9 +138,12 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     consensus_cfg.committee = genesis.validators.clone();
     consensus_cfg.genesis_timestamp_ms = genesis.created_ms;
     consensus_cfg.max_idle_ms = MAX_IDLE_MS;
+    consensus_cfg.listen = cfg.p2p.listen;
+    consensus_cfg.peers = cfg.p2p.peers.clone();
     let consensus = proverka_consensus::start(consensus_cfg, LedgerApp(shared.clone()))
         .map_err(|e| NodeError::Consensus(e.to_string()))?;
     let _ = shared.archive.set(consensus.archive());
+    let _ = shared.gossip.set(consensus.gossip());
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| NodeError::Listen {

@@ -42,6 +42,7 @@ async fn every_documented_operation_reaches_a_handler() {
         listen: "127.0.0.1:0".parse().unwrap(),
         dev: true,
         genesis: None,
+        p2p: Default::default(),
     })
     .await
     .unwrap();

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use proverka_ledger::Rejection;
 use proverka_statement::{statement_id, SignedStatement, StatementError};
 
-use super::{parse_id, Problem, COSE, REGISTRATION_WAIT};
+use super::{parse_id, Problem, CERTIFY_WAIT, COSE, REGISTRATION_WAIT};
 use crate::app::{Shared, StoreView};
 use crate::pool::{Outcome, PoolError};
 
@@ -62,6 +62,7 @@ async fn register_inner(
     })?;
     match tokio::time::timeout(REGISTRATION_WAIT, waiter).await {
         Ok(Ok(Outcome::Registered { index })) => {
+            wait_for_quorum(s, index).await;
             receipt_response(s, &id, index, StatusCode::CREATED)
         }
         Ok(Ok(Outcome::Rejected { reason })) => Err(Problem::new(
@@ -75,6 +76,16 @@ async fn register_inner(
             "the node stopped before the statement's block was applied; resubmit",
         )),
         Err(_) => Ok(see_other(&id)),
+    }
+}
+
+/// Waits (at most [`CERTIFY_WAIT`]) until a quorum checkpoint covers the entry, so that the
+/// receipt answered carries the committee's cosignatures; past the wait the receipt is the
+/// validator's alone and `GET /entries/{id}` serves the certified one later.
+async fn wait_for_quorum(s: &Shared, index: u64) {
+    let deadline = tokio::time::Instant::now() + CERTIFY_WAIT;
+    while !s.is_certified(index) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
 }
 

@@ -30,6 +30,9 @@ pub use problem::Problem;
 pub const MAX_BODY_BYTES: usize = proverka_statement::MAX_STATEMENT_BYTES + 1;
 /// How long `POST /entries` waits for the statement's block before answering 303 See Other.
 pub const REGISTRATION_WAIT: Duration = Duration::from_secs(10);
+/// How long `POST /entries` then waits for a quorum checkpoint covering the statement, so that
+/// its receipt carries the committee's cosignatures (`docs/api.md`).
+pub const CERTIFY_WAIT: Duration = Duration::from_secs(2);
 /// Media type of signed statements and receipts.
 pub const COSE: &str = "application/cose";
 
@@ -41,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/entries/{id}/inclusion-proof"),
     ("get", "/proofs/consistency"),
     ("get", "/checkpoint"),
+    ("get", "/checkpoint/cosigned"),
     ("get", "/tile/{*path}"),
     ("get", "/.well-known/transparency-configuration"),
     ("get", "/.well-known/scitt-keys"),
@@ -67,6 +71,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/entries/{id}/inclusion-proof", get(proofs::inclusion))
         .route("/proofs/consistency", get(proofs::consistency))
         .route("/checkpoint", get(tiles::checkpoint))
+        .route("/checkpoint/cosigned", get(tiles::cosigned_checkpoint))
         .route("/tile/{*path}", get(tiles::tile))
         .route(
             "/.well-known/transparency-configuration",

@@ -24,6 +24,23 @@ pub async fn checkpoint(State(s): State<Arc<Shared>>) -> Response {
     resp
 }
 
+/// `GET /checkpoint/cosigned`: the latest checkpoint cosigned by a quorum of validators, for
+/// witnesses and monitors (404 until the first quorum gathers).
+pub async fn cosigned_checkpoint(State(s): State<Arc<Shared>>) -> Response {
+    let Some(quorum) = s.cosigning.latest() else {
+        return Problem::not_found("no checkpoint has gathered a quorum of cosignatures yet")
+            .into_response();
+    };
+    let mut resp = quorum.note.clone().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// `GET /tile/{L}/{N}[.p/{W}]` and `GET /tile/entries/{N}[.p/{W}]`.
 pub async fn tile(
     State(s): State<Arc<Shared>>,

@@ -1,0 +1,109 @@
+//! `proverka bench-net`: a network of validators on this machine (`proverka net up`'s processes)
+//! under load — finalized statements per second and submit-to-receipt latency, every receipt
+//! certified by a quorum — and the sizes of receipts and cosigned checkpoints for 4, 16 and 100
+//! validators. Figures go to `BENCHMARKS.md`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use proverka_log::{cosign_checkpoint, sign_checkpoint, sign_tree_head, Hash, NoteKey};
+use proverka_statement::{KeyType, PrivateKey};
+
+use crate::bench::{presign, raw_rate, submit_all};
+use crate::net;
+use crate::Failure;
+
+/// What to run.
+pub struct BenchNetOptions {
+    pub validators: usize,
+    pub statements: usize,
+    pub clients: usize,
+}
+
+pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
+    let dir = tempfile::tempdir().map_err(Failure::input)?;
+    let base = free_base_port(opts.validators)?;
+    let members = net::prepare(dir.path(), opts.validators, base)?;
+    let exe = std::env::current_exe().map_err(Failure::input)?;
+    let mut running = net::start(&exe, dir.path(), &members)?;
+    if !net::wait_ready(&members, std::time::Duration::from_secs(60)).await {
+        return Err(Failure::network("the validators did not start within 60 s"));
+    }
+    let admin = load_admin(dir.path())?;
+    println!(
+        "{} validators as separate processes on loopback, {} clients spread over them",
+        members.len(),
+        opts.clients
+    );
+    let raw = raw_rate(&admin, 2, 2.0, false);
+    println!("raw P-256 verification on 2 threads: {raw:.0}/s");
+    let stmts = presign(&admin, net::NET_ADMIN_ISS, opts.statements, "net");
+    let urls: Vec<String> = members.iter().map(|m| m.api.clone()).collect();
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let (rate, p50, p99) = submit_all(&http, &urls, stmts, opts.clients).await?;
+    println!(
+        "{} statements finalized and answered with a certified receipt: {rate:.0}/s \
+         (p50 {p50:.0} ms, p99 {p99:.0} ms) in {:.1} s",
+        opts.statements,
+        started.elapsed().as_secs_f64()
+    );
+    running.stop();
+    drop(dir);
+    sizes()
+}
+
+/// Sizes of a quorum checkpoint and of a receipt carrying it, for a tree of 2^20 entries, made
+/// with the same code as the node's.
+fn sizes() -> Result<(), Failure> {
+    const SIZE: u64 = 1 << 20;
+    let root: Hash = [0xab; 32];
+    let path = vec![[0x5a; 32]; 20];
+    let receipt_key = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
+    println!("| validators | quorum | cosigned checkpoint | certified receipt (2^20 entries) |");
+    for n in [4usize, 16, 100] {
+        let quorum = n - (n - 1) / 3;
+        let origin = "proverka.local/net-bench";
+        let log = NoteKey::generate(origin).map_err(Failure::input)?;
+        let mut note = sign_checkpoint(&log, origin, SIZE, &root).map_err(Failure::input)?;
+        for i in 0..quorum {
+            let name = format!("proverka-validator-{i:016x}");
+            let cosigner = NoteKey::generate(&name).map_err(Failure::input)?;
+            note = cosign_checkpoint(&note, &cosigner, 1_764_000_000).map_err(Failure::input)?;
+        }
+        let receipt = sign_tree_head(&receipt_key, origin, 1_764_000_000, SIZE, &root)
+            .and_then(|head| head.receipt_with(12_345, &path, Some(&note)))
+            .map_err(Failure::input)?;
+        println!(
+            "| {n} | {quorum} | {} bytes | {} bytes |",
+            note.len(),
+            receipt.len()
+        );
+    }
+    Ok(())
+}
+
+fn load_admin(dir: &Path) -> Result<PrivateKey, Failure> {
+    let pem = std::fs::read_to_string(dir.join("admin.key.pem")).map_err(Failure::input)?;
+    PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)
+}
+
+/// A base port with the API and p2p ports of `n` validators free above it.
+fn free_base_port(n: usize) -> Result<u16, Failure> {
+    for _ in 0..100 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(Failure::input)?;
+        let base = probe.local_addr().map_err(Failure::input)?.port();
+        drop(probe);
+        if base < 1024 || base as usize + 100 + n > u16::MAX as usize {
+            continue;
+        }
+        let free = (0..n as u16).all(|i| {
+            std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
+        });
+        if free {
+            return Ok(base);
+        }
+    }
+    Err(Failure::input("no free port range found"))
+}

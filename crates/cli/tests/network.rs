@@ -1,0 +1,336 @@
+//! A network of four validators as real processes (`proverka net up --validators 4`): a
+//! statement submitted to any validator comes back with a receipt certified by a quorum, and a
+//! validator killed with SIGKILL during sustained load, then restarted, catches up without
+//! losing any statement that was acknowledged.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{http_get, proverka_bin};
+use proverka_ledger::Genesis;
+use proverka_statement::{sign_statement, statement_id, ContentType, PrivateKey, StatementParams};
+use serde::Deserialize;
+
+const VALIDATORS: usize = 4;
+const CLIENTS_PER_VALIDATOR: usize = 4;
+const VICTIM: usize = 2;
+
+#[derive(Clone, Debug, Deserialize)]
+struct Member {
+    validator: String,
+    api: String,
+    p2p: String,
+    data_dir: PathBuf,
+}
+
+/// Acknowledged statements: id → (statement, receipt answered with it).
+type Acked = Arc<Mutex<BTreeMap<[u8; 32], (Vec<u8>, Vec<u8>)>>>;
+
+/// The `proverka net up` process; stopping it (SIGTERM) stops every validator it started.
+struct Net {
+    up: Child,
+    dir: PathBuf,
+    members: Vec<Member>,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.up.id().to_string()])
+            .status();
+        let _ = self.up.wait();
+    }
+}
+
+/// A base port with 100 + N free ports above it (probed, so parallel tests rarely collide).
+fn free_base_port() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = l.local_addr().unwrap().port();
+        drop(l);
+        if base > 1024 && (base as usize) + 110 < u16::MAX as usize {
+            let free = (0..VALIDATORS).all(|i| {
+                std::net::TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok()
+                    && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i as u16)).is_ok()
+            });
+            if free {
+                return base;
+            }
+        }
+    }
+}
+
+fn net_up(dir: &Path) -> Net {
+    let base = free_base_port().to_string();
+    let up = Command::new(proverka_bin())
+        .args([
+            "net",
+            "up",
+            "--validators",
+            "4",
+            "--base-port",
+            &base,
+            "--dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn proverka net up");
+    let members_path = dir.join("net.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !members_path.exists() {
+        assert!(Instant::now() < deadline, "net.json not written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200)); // let the write finish
+    let members: Vec<Member> =
+        serde_json::from_slice(&std::fs::read(&members_path).unwrap()).unwrap();
+    assert_eq!(members.len(), VALIDATORS);
+    Net {
+        up,
+        dir: dir.to_path_buf(),
+        members,
+    }
+}
+
+fn tree_size(url: &str) -> Option<u64> {
+    let (status, body) = http_get(&format!("{url}/checkpoint")).ok()?;
+    (status == 200).then_some(())?;
+    String::from_utf8(body).ok()?.lines().nth(1)?.parse().ok()
+}
+
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn make_statement(admin: &PrivateKey, n: u64) -> Vec<u8> {
+    sign_statement(
+        admin,
+        &StatementParams {
+            iss: "net-admin",
+            sub: &format!("meter-{}", n % 101),
+            iat: 1_764_000_000 + n as i64,
+            content_type: ContentType::Text("application/json".into()),
+            payload: format!("{{\"kwh\": {n}}}").as_bytes(),
+        },
+    )
+}
+
+/// Submits statements to `url` from several clients until `stop`; records every 201/200.
+async fn load(url: String, admin: Arc<PrivateKey>, acked: Acked, stop: Arc<AtomicBool>) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS_PER_VALIDATOR {
+        let (http, url, admin, acked, stop) = (
+            http.clone(),
+            url.clone(),
+            admin.clone(),
+            acked.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let stmt = make_statement(&admin, NEXT.fetch_add(1, Ordering::Relaxed));
+                let resp = http
+                    .post(format!("{url}/entries"))
+                    .header("content-type", "application/cose")
+                    .body(stmt.clone())
+                    .timeout(Duration::from_secs(20))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if matches!(r.status().as_u16(), 200 | 201) => {
+                        let receipt = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                        acked
+                            .lock()
+                            .unwrap()
+                            .insert(statement_id(&stmt), (stmt, receipt));
+                    }
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    Err(_) => return, // the validator was killed
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Restarts member `i` exactly as `net up` started it.
+fn restart(net: &Net, i: usize) -> Child {
+    let me = &net.members[i];
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(me.data_dir.join("node.log"))
+        .unwrap();
+    let mut cmd = Command::new(proverka_bin());
+    cmd.arg("node")
+        .arg("--data-dir")
+        .arg(&me.data_dir)
+        .arg("--genesis")
+        .arg(net.dir.join("genesis.json"))
+        .args(["--listen", me.api.trim_start_matches("http://")])
+        .args(["--p2p-listen", &me.p2p]);
+    for (j, peer) in net.members.iter().enumerate() {
+        if j != i {
+            cmd.args(["--peer", &format!("{}@{}", peer.validator, peer.p2p)]);
+        }
+    }
+    cmd.stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("restart validator")
+}
+
+#[test]
+fn four_validators_certify_receipts_and_a_killed_validator_catches_up_losing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = net_up(dir.path());
+    let genesis =
+        Genesis::from_bytes(&std::fs::read(dir.path().join("genesis.json")).unwrap()).unwrap();
+    assert_eq!(genesis.validators.len(), 4);
+    assert_eq!(genesis.quorum(), 3);
+    let pem = std::fs::read_to_string(dir.path().join("admin.key.pem")).unwrap();
+    let admin = Arc::new(PrivateKey::from_pkcs8_pem(&pem).unwrap());
+    for m in &net.members {
+        wait_until("every validator serving", Duration::from_secs(60), || {
+            tree_size(&m.api).is_some()
+        });
+    }
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let acked: Acked = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut loads: Vec<_> = net
+        .members
+        .iter()
+        .map(|m| {
+            rt.spawn(load(
+                m.api.clone(),
+                admin.clone(),
+                acked.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+
+    // Sustained load on all four, then SIGKILL one validator in the middle of it.
+    wait_until("statements acknowledged", Duration::from_secs(60), || {
+        acked.lock().unwrap().len() >= 200
+    });
+    let pid = std::fs::read_to_string(net.members[VICTIM].data_dir.join("node.pid")).unwrap();
+    let killed = Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let at_kill = acked.lock().unwrap().len();
+    wait_until(
+        "the three others progress without it",
+        Duration::from_secs(60),
+        || acked.lock().unwrap().len() >= at_kill + 200,
+    );
+
+    // Restart it on the same data directory; load resumes on it too.
+    let mut restarted = restart(&net, VICTIM);
+    let victim_url = net.members[VICTIM].api.clone();
+    wait_until(
+        "the restarted validator serving",
+        Duration::from_secs(60),
+        || tree_size(&victim_url).is_some(),
+    );
+    loads.push(rt.spawn(load(
+        victim_url.clone(),
+        admin.clone(),
+        acked.clone(),
+        stop.clone(),
+    )));
+    let before_stop = acked.lock().unwrap().len();
+    wait_until("load after the restart", Duration::from_secs(60), || {
+        acked.lock().unwrap().len() >= before_stop + 100
+    });
+    stop.store(true, Ordering::Relaxed);
+    for l in loads {
+        rt.block_on(l).unwrap();
+    }
+
+    // Everyone converges on one log.
+    let sizes = || -> Vec<Option<u64>> { net.members.iter().map(|m| tree_size(&m.api)).collect() };
+    wait_until(
+        "all four at the same tree size",
+        Duration::from_secs(90),
+        || {
+            let s = sizes();
+            s.iter().all(|x| x.is_some()) && s.windows(2).all(|w| w[0] == w[1])
+        },
+    );
+    let acked = acked.lock().unwrap();
+    let final_size = sizes()[0].unwrap();
+    assert!(
+        final_size as usize >= acked.len(),
+        "{final_size} < {}",
+        acked.len()
+    );
+
+    // Every acknowledged statement: its receipt is certified by a quorum, and every validator
+    // (the restarted one included) serves a certified receipt for it.
+    for (id, (stmt, receipt)) in acked.iter() {
+        proverka_node::cosign::verify_certified_receipt(&genesis, receipt, stmt)
+            .unwrap_or_else(|e| panic!("receipt of {}: {e}", hex::encode(id)));
+    }
+    for m in &net.members {
+        for (id, (stmt, _)) in acked.iter() {
+            let (status, receipt) =
+                http_get(&format!("{}/entries/{}", m.api, hex::encode(id))).unwrap();
+            assert_eq!(status, 200, "{} lost {}", m.api, hex::encode(id));
+            proverka_node::cosign::verify_certified_receipt(&genesis, &receipt, stmt)
+                .unwrap_or_else(|e| panic!("{} serves {}: {e}", m.api, hex::encode(id)));
+        }
+    }
+
+    // The checkpoints of all four agree, and the cosigned one verifies with the genesis alone.
+    let notes: Vec<Vec<u8>> = net
+        .members
+        .iter()
+        .map(|m| http_get(&format!("{}/checkpoint", m.api)).unwrap().1)
+        .collect();
+    let body = |n: &[u8]| {
+        String::from_utf8_lossy(n)
+            .split("\n\n")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(notes.iter().all(|n| body(n) == body(&notes[0])));
+    let (status, cosigned) =
+        http_get(&format!("{}/checkpoint/cosigned", net.members[VICTIM].api)).unwrap();
+    assert_eq!(status, 200);
+    let entries = genesis.validator_entries();
+    let checkpoint_vkeys: Vec<&str> = entries.iter().map(|e| e.checkpoint_vkey.as_str()).collect();
+    let cosigner_vkeys: Vec<&str> = entries.iter().map(|e| e.cosigner_vkey.as_str()).collect();
+    let set = proverka_log::ValidatorSet {
+        origin: &genesis.origin,
+        receipt_keys: &[],
+        checkpoint_vkeys: &checkpoint_vkeys,
+        cosigner_vkeys: &cosigner_vkeys,
+        quorum: 3,
+    };
+    let verified = proverka_log::verify_quorum_checkpoint(&cosigned, &set).unwrap();
+    assert!(verified.cosignatures.len() >= 3);
+
+    let _ = restarted.kill();
+    let _ = restarted.wait();
+}
