@@ -92,9 +92,31 @@ pub enum OrgAction {
         #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
         url: String,
     },
-    /// Approve (or reject) a join proposal as a governance member.
+    /// Propose a governance change as a governance member (exactly one of the options), and
+    /// print the proposal id members vote on with `org vote`.
+    #[command(group(clap::ArgGroup::new("change").required(true).args(["remove_org", "remove_key", "threshold"])))]
+    Propose {
+        /// Remove this organisation: every active key revoked, its roles gone.
+        #[arg(long, value_name = "ISS")]
+        remove_org: Option<String>,
+        /// Revoke one active key of an organisation (thumbprint in hex).
+        #[arg(long, value_name = "ISS=KID")]
+        remove_key: Option<String>,
+        /// Amend the vote threshold (1..=number of governance members).
+        #[arg(long)]
+        threshold: Option<u64>,
+        /// The member's private PEM key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The member's `iss`.
+        #[arg(long)]
+        iss: String,
+        #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// Approve (or reject) a proposal (a join or a governance change) as a governance member.
     Vote {
-        /// The proposal id printed by `org join`.
+        /// The proposal id printed by `org join` or `org propose`.
         proposal: String,
         /// The member's private PEM key.
         #[arg(long)]
@@ -218,12 +240,13 @@ enum Command {
         #[arg(long, env = "PROVERKA_URL", default_value = DEFAULT_URL)]
         url: String,
     },
-    /// Organisations: ask to join (one command for the applicant), vote (one per member).
     /// Run a local network of validators on loopback (docs/network.md).
     Net {
         #[command(subcommand)]
         action: NetCommand,
     },
+    /// Organisations: ask to join (one command for the applicant), propose a governance change
+    /// (remove a key or an organisation, amend the threshold), vote (one per member).
     Org {
         #[command(subcommand)]
         action: OrgAction,
@@ -892,6 +915,42 @@ async fn org(action: OrgAction) -> Result<(), Failure> {
             let roles = parse_roles(&roles.join(","))?;
             let payload = proverka_ledger::make::join(&org, &name, &roles, &signer.public_key());
             let stmt = sign(&signer, &org, &org, proverka_ledger::kinds::JOIN, &payload);
+            submit_bytes(stmt.clone(), &url, None).await?;
+            println!("proposal {}", hex::encode(statement_id(&stmt)));
+            Ok(())
+        }
+        OrgAction::Propose {
+            remove_org,
+            remove_key,
+            threshold,
+            key,
+            iss,
+            url,
+        } => {
+            use proverka_ledger::make;
+            // clap's group guarantees exactly one is given.
+            let payload = match (remove_org, remove_key, threshold) {
+                (Some(org), None, None) => make::propose_remove_org(&org),
+                (None, Some(spec), None) => {
+                    let (org, kid) = spec.split_once('=').ok_or_else(|| {
+                        Failure::input("--remove-key: expected ISS=KID (KID: 64 hex digits)")
+                    })?;
+                    let mut id = [0u8; 32];
+                    hex::decode_to_slice(kid, &mut id)
+                        .map_err(|_| Failure::input("a key thumbprint is 64 hex digits"))?;
+                    make::propose_remove_key(org, &id)
+                }
+                (None, None, Some(n)) => make::propose_threshold(n),
+                _ => return Err(Failure::input("give exactly one change to propose")),
+            };
+            let signer = read_private(&key)?;
+            let stmt = sign(
+                &signer,
+                &iss,
+                "governance",
+                proverka_ledger::kinds::PROPOSE,
+                &payload,
+            );
             submit_bytes(stmt.clone(), &url, None).await?;
             println!("proposal {}", hex::encode(statement_id(&stmt)));
             Ok(())

@@ -78,16 +78,8 @@ impl Signer {
 /// How attestations reach the ledger: one statement per device, or gateway batches.
 #[derive(Clone, Copy)]
 enum Mode {
-    Direct(&'static str),
-    Gateway(&'static str),
-}
-
-impl Mode {
-    fn tag(self) -> &'static str {
-        match self {
-            Mode::Direct(t) | Mode::Gateway(t) => t,
-        }
-    }
+    Direct,
+    Gateway,
 }
 
 struct Device {
@@ -169,7 +161,7 @@ async fn play(opts: &DemoOptions, data_dir: &std::path::Path, url: &str) -> Resu
         &all,
         |d| if d.maker == ACME { METER_V1 } else { VALVE_V1 },
         1,
-        Mode::Gateway("a"),
+        Mode::Gateway,
     )
     .await?;
     city.census("Everyone has attested").await?;
@@ -257,6 +249,17 @@ impl City {
         }
         let body = resp.bytes().await.map_err(Failure::network)?;
         Ok(body.to_vec())
+    }
+
+    /// The latest log root the ledger anchored: devices sign it into their evidence nonce
+    /// (`GET /evidence-root`), which proves their evidence is fresh.
+    async fn evidence_root(&self) -> Result<[u8; 32], Failure> {
+        let v = self.get("/evidence-root").await?;
+        v["root"]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| Failure::network("GET /evidence-root: no 32-byte root"))
     }
 
     async fn get(&self, path: &str) -> Result<Value, Failure> {
@@ -411,14 +414,14 @@ impl City {
         mode: Mode,
     ) -> Result<f64, Failure> {
         let mut per_gateway: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-        for (i, d) in devices.iter().enumerate() {
-            let nonce = format!("nonce-{}-{i:08}", mode.tag());
+        let root = self.evidence_root().await?;
+        for d in devices.iter() {
             let svn = if d.maker == ACME { meter_svn } else { 1 };
             let evidence = d.signer.sign(
                 kinds::EVIDENCE,
                 &make::evidence(&make::Evidence {
                     device_id: &d.id,
-                    nonce: nonce.as_bytes(),
+                    nonce: &root,
                     fw: fw(d),
                     svn,
                     debug: 3,
@@ -427,7 +430,7 @@ impl City {
             let gateway = if d.maker == ACME { WATER } else { GRID };
             per_gateway.entry(gateway).or_default().push(evidence);
         }
-        if let Mode::Direct(_) = mode {
+        if let Mode::Direct = mode {
             let all: Vec<Vec<u8>> = per_gateway.into_values().flatten().collect();
             let rate = self.submit(all).await?;
             println!(
@@ -539,8 +542,7 @@ impl City {
         // Device clocks have 1 s resolution: make sure the new evidence is strictly later.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let meters: Vec<&Device> = devices.iter().filter(|d| d.maker == ACME).collect();
-        self.attest(&meters, |_| METER_V2, 2, Mode::Gateway("b"))
-            .await?;
+        self.attest(&meters, |_| METER_V2, 2, Mode::Gateway).await?;
         let exposure = self.get("/advisories/cert/CERT-2026-0042?limit=1").await?;
         println!(
             "   devices still exposed to CERT-2026-0042: {}",
@@ -702,10 +704,10 @@ pub async fn bench(devices: usize, clients: usize, seconds: f64) -> Result<(), F
         let all: Vec<&Device> = devs.iter().collect();
         let fw = |d: &Device| if d.maker == ACME { METER_V1 } else { VALVE_V1 };
         println!("\n(b) attestations verified, appraised and durably registered, over HTTP:");
-        let direct = city.attest(&all, fw, 1, Mode::Direct("d")).await?;
+        let direct = city.attest(&all, fw, 1, Mode::Direct).await?;
         // Evidence must not be older than the device's latest: let the clock tick.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let batched = city.attest(&all, fw, 1, Mode::Gateway("g")).await?;
+        let batched = city.attest(&all, fw, 1, Mode::Gateway).await?;
         println!(
             "\nb/a (against the 50/50 raw mix): one by one {:.2}, gateway batches {:.2}",
             direct / raw_mix,

@@ -64,5 +64,64 @@ fn an_applicant_joins_with_one_command_and_a_member_admits_it_with_one_vote() {
     let (code, _, err) = vote(&["--reject"]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("no open proposal"), "{err}");
+
+    // Governance removes the organisation again: one proposal, one vote (threshold 1).
+    let (code, out, err) = cli(&[
+        "org",
+        "propose",
+        "--remove-org",
+        "newco",
+        "--key",
+        admin_pem.to_str().unwrap(),
+        "--iss",
+        "dev-admin",
+        "--url",
+        &node.url,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let removal = out
+        .lines()
+        .find_map(|l| l.strip_prefix("proposal "))
+        .expect("prints the proposal id")
+        .to_owned();
+    let (status, body) = http_get(&format!("{}/orgs/newco", node.url)).unwrap();
+    assert_eq!(status, 200);
+    let org: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        org["keys"].as_array().map(Vec::len),
+        Some(1),
+        "a proposal alone changes nothing"
+    );
+    let (code, _, err) = cli(&[
+        "org",
+        "vote",
+        &removal,
+        "--key",
+        admin_pem.to_str().unwrap(),
+        "--iss",
+        "dev-admin",
+        "--url",
+        &node.url,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, body) = http_get(&format!("{}/orgs/newco", node.url)).unwrap();
+    let org: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(org["keys"], serde_json::json!([]));
+    assert_eq!(org["roles"], serde_json::json!([]));
+    // A threshold beyond the number of members is refused with the bound.
+    let (code, _, err) = cli(&[
+        "org",
+        "propose",
+        "--threshold",
+        "2",
+        "--key",
+        admin_pem.to_str().unwrap(),
+        "--iss",
+        "dev-admin",
+        "--url",
+        &node.url,
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("1..=1"), "{err}");
     node.stop();
 }

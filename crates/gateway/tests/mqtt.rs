@@ -132,6 +132,24 @@ impl Ledger {
         assert_eq!(status, 201, "{}", resp.text().await.unwrap());
     }
 
+    /// The latest log root the ledger anchored: a device's evidence nonce must name one.
+    async fn evidence_root(&self) -> [u8; 32] {
+        let body = self
+            .http
+            .get(format!("{}/evidence-root", self.url()))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        hex::decode(v["root"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    }
+
     async fn register(&self, kind: &str, payload: &[u8]) {
         self.post(sign_statement(
             &self.admin,
@@ -343,7 +361,9 @@ async fn a_gateway_on_mosquitto_delivers_trusted_commands_and_refuses_the_rest()
     let broker = Broker::start();
     let ledger = Ledger::start().await;
     ledger.city().await;
-    ledger.post(evidence(b"boot-nonce-0001", FW_1, 1)).await;
+    ledger
+        .post(evidence(&ledger.evidence_root().await, FW_1, 1))
+        .await;
 
     let valve = DeviceId::new(VALVE.to_vec()).unwrap();
     let mut config = Config::new(&ledger.url(), ledger.genesis.clone(), [valve].into());
@@ -486,7 +506,7 @@ async fn a_gateway_on_mosquitto_delivers_trusted_commands_and_refuses_the_rest()
             format!("{ROOT}/evidence"),
             QoS::AtLeastOnce,
             false,
-            evidence(b"boot-nonce-0002", FW_1, 1),
+            evidence(&ledger.evidence_root().await, FW_1, 1),
             props,
         )
         .await

@@ -8,12 +8,15 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::records;
 use crate::rules::{Rejection, StateError, StateView, Writes};
 
-/// Where a block is: its height and timestamp. The rules' only notion of time.
+/// Where a block is: its height, timestamp and anchor. The rules' only notion of time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockContext {
     pub height: u64,
     /// Block timestamp, ms since the Unix epoch (never the wall clock).
     pub time_ms: u64,
+    /// The log tree head the block's anchor certifies (`None` when judging a submission, which
+    /// has no block yet). New roots are recorded for evidence freshness (`anchors`).
+    pub anchor: Option<crate::anchors::LogAnchor>,
 }
 
 /// Writes of the block so far (`None` = deleted), visible to later statements of the block.

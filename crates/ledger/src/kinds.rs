@@ -8,6 +8,7 @@ use crate::issuers::ISSUER_REGISTRATION_CONTENT_TYPE;
 pub const ISSUER: &str = ISSUER_REGISTRATION_CONTENT_TYPE;
 pub const JOIN: &str = "application/vnd.proverka.join+cbor";
 pub const VOTE: &str = "application/vnd.proverka.vote+cbor";
+pub const PROPOSE: &str = "application/vnd.proverka.propose+cbor";
 pub const ORG_KEY: &str = "application/vnd.proverka.org-key+cbor";
 pub const MODEL: &str = "application/vnd.proverka.model+cbor";
 pub const BIRTH: &str = "application/vnd.proverka.birth+cbor";
@@ -25,10 +26,11 @@ pub const CEDAR_POLICY: &str = "application/vnd.proverka.cedar-policy+cbor";
 pub const INTERACTION: &str = "application/vnd.proverka.interaction+cbor";
 
 /// Every content type with a rule, for documentation and tests.
-pub const ALL: [&str; 18] = [
+pub const ALL: [&str; 19] = [
     ISSUER,
     JOIN,
     VOTE,
+    PROPOSE,
     ORG_KEY,
     MODEL,
     BIRTH,

@@ -11,6 +11,7 @@
 //!   registration), the `iss` claim matches the registered name, and the signature verifies with
 //!   the registered key (the `kid` is that key's RFC 9679 thumbprint).
 
+pub mod anchors;
 mod cedar;
 mod ctx;
 mod devices;
@@ -27,6 +28,7 @@ pub mod query;
 pub mod records;
 mod rules;
 
+pub use anchors::{LogAnchor, MAX_ANCHORED_ROOTS, NONCE_ROOT_WINDOW_MS};
 pub use cedar::CEDAR_KIND;
 pub use ctx::BlockContext;
 pub use devices::{
@@ -38,7 +40,7 @@ pub use genesis::{Genesis, GenesisError, GenesisIssuer, ValidatorKeys, GENESIS_F
 pub use issuers::{
     IssuerDecodeError, IssuerRecord, ISSUER_REGISTRATION_CONTENT_TYPE, MAX_ISS_BYTES,
 };
-pub use orgs::{MAX_ORG_KEYS, PROPOSAL_TTL_MS};
+pub use orgs::{MAX_GOVERNANCE_MEMBERS, MAX_ORG_KEYS, PROPOSAL_TTL_MS};
 pub use rules::{
     BlockDecision, Decision, Rejection, Rules, SignatureCache, Signer, StateError, StateView,
     Verdict, Writes, MAX_BLOCK_STATE_WRITES,

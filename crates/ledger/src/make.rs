@@ -35,6 +35,25 @@ pub fn vote(proposal: &Id, approve: bool) -> Vec<u8> {
     encode_map(vec![(1, bytes(proposal)), (2, Value::Bool(approve))])
 }
 
+/// `propose`: governance proposes revoking `iss`'s key `kid`.
+pub fn propose_remove_key(iss: &str, kid: &Id) -> Vec<u8> {
+    encode_map(vec![
+        (1, text("remove-key")),
+        (2, text(iss)),
+        (3, bytes(kid)),
+    ])
+}
+
+/// `propose`: governance proposes removing the organisation `iss`.
+pub fn propose_remove_org(iss: &str) -> Vec<u8> {
+    encode_map(vec![(1, text("remove-org")), (2, text(iss))])
+}
+
+/// `propose`: governance proposes a new vote threshold.
+pub fn propose_threshold(threshold: u64) -> Vec<u8> {
+    encode_map(vec![(1, text("threshold")), (4, uint(threshold))])
+}
+
 /// `org-key` add.
 pub fn org_key_add(key: &PublicKey) -> Vec<u8> {
     encode_map(vec![(1, text("add")), (2, bytes(&key.to_cose_key()))])

@@ -193,6 +193,52 @@ pub struct ProposalRecord {
     pub rejections: Vec<String>,
 }
 
+/// A change to governance itself, decided by the same threshold of votes as a join.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GovAction {
+    /// Revoke one active key of another organisation (not its last: remove the organisation).
+    RemoveKey { iss: String, kid: Kid },
+    /// Remove an organisation: every active key revoked, no roles left, its name kept.
+    RemoveOrg { iss: String },
+    /// Amend the vote threshold (1..=number of governance members).
+    Threshold { threshold: u64 },
+}
+
+impl GovAction {
+    /// What the change is about: at most one open proposal per subject.
+    pub fn subject(&self) -> Id {
+        match self {
+            GovAction::RemoveKey { iss, kid } => {
+                hash_parts(&[b"remove-key", iss.as_bytes(), &kid.0])
+            }
+            GovAction::RemoveOrg { iss } => hash_parts(&[b"remove-org", iss.as_bytes()]),
+            GovAction::Threshold { .. } => hash_parts(&[b"threshold"]),
+        }
+    }
+}
+
+/// An open governance proposal (`propose`) with its votes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovProposalRecord {
+    pub action: GovAction,
+    /// The governance member that proposed it.
+    pub proposer: String,
+    pub created_ms: u64,
+    /// `iss` of the governance members that approved / rejected, in vote order.
+    pub approvals: Vec<String>,
+    pub rejections: Vec<String>,
+}
+
+/// The constitution in force: the vote threshold and who votes. Written at the first change;
+/// until then it is the genesis's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConstitutionRecord {
+    pub threshold: u64,
+    /// `iss` of the governance members, sorted.
+    pub members: Vec<String>,
+}
+
 /// A device model registered by its maker.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelRecord {
@@ -369,6 +415,18 @@ pub mod keys {
     pub const CEDAR_VERSION: &[u8] = b"cedar-v/";
     pub const INTERACTION: &[u8] = b"ixn/";
     pub const IDX_INTERACTION: &[u8] = b"idx/ixn/";
+    pub const GOV_PROPOSAL: &[u8] = b"gov-proposal/";
+    pub const GOV_OPEN: &[u8] = b"gov-open/";
+    pub const CONSTITUTION: &[u8] = b"gov/constitution";
+
+    /// `gov-proposal/` ‖ entry id → an open governance proposal.
+    pub fn gov_proposal(entry: &Id) -> Vec<u8> {
+        key(GOV_PROPOSAL, &[entry])
+    }
+    /// `gov-open/` ‖ subject → entry id of the open proposal about that subject.
+    pub fn gov_open(subject: &Id) -> Vec<u8> {
+        key(GOV_OPEN, &[subject])
+    }
 
     pub fn revoked(kid: &Id) -> Vec<u8> {
         key(REVOKED, &[kid])

@@ -9,7 +9,7 @@ use crate::ctx::{BlockContext, Ctx, Fail, Overlay, RuleResult};
 use crate::genesis::{Genesis, GenesisError};
 use crate::idevid::Idevid;
 use crate::issuers::{state_key, IssuerRecord};
-use crate::records::{keys, Kid, OrgRecord, Role};
+use crate::records::{keys, ConstitutionRecord, Kid, OrgRecord, Role};
 use crate::{cedar, devices, firmware, interaction, kinds, orgs};
 
 /// Read access to the ledger state as of the parent block. Untrusted nothing: the store behind
@@ -132,6 +132,9 @@ pub enum Decision {
 /// Everything a block changes, in block order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BlockDecision {
+    /// Writes the block makes before its statements: recording its anchored log root
+    /// (`anchors::record`), at most 4.
+    pub prelude: Writes,
     /// One decision per statement of the block, in order.
     pub decisions: Vec<Decision>,
 }
@@ -148,13 +151,11 @@ impl BlockDecision {
 
     /// All state writes of the block, in order (`None` deletes).
     pub fn state_writes(&self) -> Writes {
-        self.decisions
-            .iter()
-            .flat_map(|d| match d {
-                Decision::Register { writes, .. } => writes.clone(),
-                _ => Vec::new(),
-            })
-            .collect()
+        let statements = self.decisions.iter().flat_map(|d| match d {
+            Decision::Register { writes, .. } => writes.clone(),
+            _ => Vec::new(),
+        });
+        self.prelude.iter().cloned().chain(statements).collect()
     }
 }
 
@@ -242,9 +243,29 @@ impl Rules {
         &self.limits
     }
 
-    /// Approvals (or rejections) that decide a join proposal (the genesis constitution).
+    /// Approvals (or rejections) that decide a proposal under the genesis constitution; the
+    /// one in force is [`Rules::constitution`].
     pub fn governance_threshold(&self) -> usize {
         self.governance_threshold
+    }
+
+    /// The constitution in force: its state record once governance changed it, else the
+    /// genesis's (threshold, and the organisations with the governance role).
+    pub fn constitution(&self, ctx: &Ctx) -> Result<ConstitutionRecord, StateError> {
+        if let Some(c) = ctx.record::<ConstitutionRecord>(keys::CONSTITUTION)? {
+            return Ok(c);
+        }
+        let mut members: Vec<String> = self
+            .genesis_orgs
+            .values()
+            .filter(|o| o.has(Role::Governance))
+            .map(|o| o.iss.clone())
+            .collect();
+        members.sort();
+        Ok(ConstitutionRecord {
+            threshold: self.governance_threshold as u64,
+            members,
+        })
     }
 
     pub(crate) fn idevid(&self) -> &Idevid {
@@ -332,6 +353,7 @@ impl Rules {
         match kind {
             Some(kinds::ISSUER) => self.check_registration(ctx, &signer.issuer, stmt),
             Some(kinds::VOTE) => orgs::vote(self, ctx, signer, stmt),
+            Some(kinds::PROPOSE) => orgs::propose(self, ctx, signer, stmt),
             Some(kinds::ORG_KEY) => orgs::org_key(self, ctx, signer, stmt),
             Some(kinds::MODEL) => devices::model(self, ctx, signer, stmt),
             Some(kinds::BIRTH) => devices::birth(self, ctx, signer, stmt),
@@ -420,8 +442,9 @@ impl Rules {
         statements: &[Vec<u8>],
         cache: &dyn SignatureCache,
     ) -> Result<BlockDecision, StateError> {
-        let mut overlay = Overlay::new();
-        let mut budget = MAX_BLOCK_STATE_WRITES;
+        let prelude = crate::anchors::record(view, &block)?;
+        let mut overlay: Overlay = prelude.iter().cloned().collect();
+        let mut budget = MAX_BLOCK_STATE_WRITES.saturating_sub(prelude.len());
         let mut seen = BTreeSet::new();
         let mut decisions = Vec::with_capacity(statements.len());
         for (pos, bytes) in statements.iter().enumerate() {
@@ -445,7 +468,7 @@ impl Rules {
             }
             decisions.push(decision);
         }
-        Ok(BlockDecision { decisions })
+        Ok(BlockDecision { prelude, decisions })
     }
 
     #[allow(clippy::too_many_arguments)]

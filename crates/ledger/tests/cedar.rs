@@ -94,6 +94,7 @@ impl City {
         let ctx = BlockContext {
             height: self.height,
             time_ms: self.now,
+            anchor: None,
         };
         let d = self
             .rules
@@ -363,6 +364,7 @@ fn two_versions_in_one_block_follow_each_other() {
             BlockContext {
                 height: 1,
                 time_ms: T0,
+                anchor: None,
             },
             &[a, b],
             &NoCache,

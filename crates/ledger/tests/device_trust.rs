@@ -3,14 +3,19 @@
 
 use proverka_ledger::records::{device_hash, keys, DeviceRecord, OrgRecord, Role};
 use proverka_ledger::{
-    make, BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, GENESIS_FORMAT,
-    PROPOSAL_TTL_MS,
+    make, BlockContext, Decision, Genesis, GenesisIssuer, LogAnchor, Rejection, Rules,
+    GENESIS_FORMAT, PROPOSAL_TTL_MS,
 };
 use proverka_statement::{
     sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
 };
 
 const T0: u64 = 1_780_000_000_000;
+
+/// The stand-in log root after `height` (the tests' blocks anchor the previous height).
+fn root_of(height: u64) -> [u8; 32] {
+    statement_id(format!("log root after {height}").as_bytes())
+}
 
 mod support;
 use support::{MemState, NoCache};
@@ -113,6 +118,10 @@ impl City {
         let ctx = BlockContext {
             height: self.height,
             time_ms: self.now,
+            anchor: Some(LogAnchor {
+                log_size: self.height - 1,
+                log_root: root_of(self.height - 1),
+            }),
         };
         let d = self
             .rules
@@ -184,10 +193,18 @@ impl City {
         device
     }
 
+    /// The latest log root the ledger anchored: what a device puts in its evidence nonce.
+    fn root(&self) -> [u8; 32] {
+        proverka_ledger::anchors::latest(&self.state)
+            .unwrap()
+            .expect("a root was anchored")
+            .0
+    }
+
     fn evidence(&self, device: &Party, id: &str, fw: [u8; 32], svn: u64, iat_ms: u64) -> Vec<u8> {
         let e = make::evidence(&make::Evidence {
             device_id: id.as_bytes(),
-            nonce: b"fresh-nonce-0001",
+            nonce: &self.root(),
             fw,
             svn,
             debug: 3,
@@ -476,7 +493,7 @@ fn only_the_devices_current_key_signs_its_evidence() {
     // dev-1's key speaking for dev-2 (its iss is dev-1's, the claim names dev-2).
     let e = make::evidence(&make::Evidence {
         device_id: b"dev-2",
-        nonce: b"fresh-nonce-0001",
+        nonce: &c.root(),
         fw: FW1,
         svn: 1,
         debug: 3,
@@ -900,4 +917,358 @@ fn a_forged_signature_anywhere_in_a_gateway_batch_refuses_the_batch_naming_the_i
         other => panic!("expected item 2's signature to be refused, got {other:?}"),
     }
     assert!(c.device("dev-0").evidence.is_none());
+}
+
+// Evidence freshness: the nonce is a log root the ledger anchored recently.
+
+#[test]
+fn evidence_naming_no_anchored_root_is_refused() {
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    // A made-up 32-byte root, and an old-style free-form nonce.
+    for nonce in [[0x42u8; 32].as_slice(), b"fresh-nonce-0001".as_slice()] {
+        let e = make::evidence(&make::Evidence {
+            device_id: b"dev-1",
+            nonce,
+            fw: FW1,
+            svn: 1,
+            debug: 3,
+        });
+        let refused = c.submit(d.sign_at(EVIDENCE, &e, c.now));
+        assert!(
+            matches!(&refused, Err(Rejection::Evidence(m)) if m.contains("nonce")),
+            "{refused:?}"
+        );
+    }
+    assert!(c.device("dev-1").evidence.is_none());
+}
+
+#[test]
+fn evidence_naming_a_root_older_than_the_window_is_refused_even_with_a_fresh_iat() {
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    let old_root = c.root();
+    // Precomputed with today's root, kept, and replayed a day later with a fresh-looking iat.
+    c.now += proverka_ledger::NONCE_ROOT_WINDOW_MS + 1;
+    c.submit(c.sign(&c.acme, "text/plain", b"the ledger moves on"))
+        .unwrap();
+    let e = make::evidence(&make::Evidence {
+        device_id: b"dev-1",
+        nonce: &old_root,
+        fw: FW1,
+        svn: 1,
+        debug: 3,
+    });
+    let refused = c.submit(d.sign_at(EVIDENCE, &e, c.now));
+    assert!(
+        matches!(&refused, Err(Rejection::Evidence(m)) if m.contains("anchored") && m.contains("86400")),
+        "{refused:?}"
+    );
+    // At exactly the window's edge the root is still accepted.
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    let root = c.root();
+    let anchored = proverka_ledger::anchors::lookup(&c.state, &root)
+        .unwrap()
+        .unwrap()
+        .anchored_ms;
+    c.now = anchored + proverka_ledger::NONCE_ROOT_WINDOW_MS;
+    let e = make::evidence(&make::Evidence {
+        device_id: b"dev-1",
+        nonce: &root,
+        fw: FW1,
+        svn: 1,
+        debug: 3,
+    });
+    c.submit(d.sign_at(EVIDENCE, &e, c.now)).unwrap();
+}
+
+#[test]
+fn replayed_evidence_registers_nothing() {
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    let first = c.evidence(&d, "dev-1", FW1, 1, c.now);
+    c.submit(first.clone()).unwrap();
+    c.now += 60_000;
+    c.submit(c.evidence(&d, "dev-1", FW2, 2, c.now)).unwrap();
+    // The same bytes again: a duplicate, no second leaf and no state change.
+    let before = c.device("dev-1");
+    assert!(matches!(
+        c.block(vec![first]).remove(0),
+        Decision::Duplicate { .. }
+    ));
+    assert_eq!(c.device("dev-1"), before);
+    // Older evidence signed over a still-valid root but never submitted: refused as a replay.
+    let kept = c.evidence(&d, "dev-1", FW1, 1, c.now - 30_000);
+    assert!(matches!(c.submit(kept), Err(Rejection::Evidence(m)) if m.contains("older")));
+    assert_eq!(c.device("dev-1").fw, FW2);
+}
+
+#[test]
+fn the_ledger_keeps_the_last_k_anchored_roots_with_their_first_anchoring_time() {
+    use proverka_ledger::anchors::{lookup, root_key, MAX_ANCHORED_ROOTS};
+    let mut c = city();
+    let d = c.born_device("dev-1");
+    let first = c.root();
+    let first_time = lookup(&c.state, &first).unwrap().unwrap().anchored_ms;
+    // An idle ledger re-anchors the same root: its first anchoring time stands.
+    c.now += 3_600_000;
+    c.height += 1;
+    let same = BlockContext {
+        height: c.height,
+        time_ms: c.now,
+        anchor: Some(LogAnchor {
+            log_size: c.height - 2,
+            log_root: first,
+        }),
+    };
+    let d2 = c.rules.apply_block(&c.state, same, &[], &NoCache).unwrap();
+    assert!(
+        d2.state_writes().is_empty(),
+        "an unchanged root writes nothing"
+    );
+    assert_eq!(
+        lookup(&c.state, &first).unwrap().unwrap().anchored_ms,
+        first_time
+    );
+    // K more roots push the first one out of the ring: evidence naming it is refused.
+    for _ in 0..MAX_ANCHORED_ROOTS {
+        c.block(Vec::new());
+    }
+    assert!(lookup(&c.state, &first).unwrap().is_none());
+    let kept = c
+        .state
+        .kv
+        .keys()
+        .filter(|k| k.starts_with(b"anchor/root/"))
+        .count();
+    assert_eq!(kept as u64, MAX_ANCHORED_ROOTS);
+    assert!(!c.has(&root_key(&first)));
+    let e = make::evidence(&make::Evidence {
+        device_id: b"dev-1",
+        nonce: &first,
+        fw: FW1,
+        svn: 1,
+        debug: 3,
+    });
+    let refused = c.submit(d.sign_at(EVIDENCE, &e, c.now));
+    assert!(
+        matches!(&refused, Err(Rejection::Evidence(m)) if m.contains("last 4096")),
+        "{refused:?}"
+    );
+    c.submit(c.evidence(&d, "dev-1", FW1, 1, c.now)).unwrap();
+}
+
+// Governance changes: proposed by a member, decided by the threshold of members' votes.
+
+fn constitution(c: &City) -> Option<proverka_ledger::records::ConstitutionRecord> {
+    c.state
+        .kv
+        .get(keys::CONSTITUTION)
+        .map(|b| proverka_ledger::records::decode(b).unwrap())
+}
+
+fn org_record(c: &City, iss: &str) -> OrgRecord {
+    proverka_ledger::records::decode(&c.state.kv[&keys::org(iss)]).unwrap()
+}
+
+/// `voters` (indexes into `c.gov`) vote on `proposal`, each in its own block.
+fn votes(c: &mut City, proposal: &[u8; 32], voters: &[usize], approve: bool) {
+    for &i in voters {
+        c.submit(c.sign(&c.gov[i], VOTE, &make::vote(proposal, approve)))
+            .unwrap();
+    }
+}
+
+#[test]
+fn removing_another_organisations_key_needs_the_threshold_of_votes() {
+    let mut c = city();
+    let spare = Party::new("water", KeyType::Ed25519);
+    c.submit(c.sign(
+        &c.water,
+        ORG_KEY,
+        &make::org_key_add(&spare.key.public_key()),
+    ))
+    .unwrap();
+    let kid = c.water.key.public_key().thumbprint();
+    // Only governance proposes.
+    let by_maker = c.sign(&c.acme, PROPOSE, &make::propose_remove_key("water", &kid));
+    assert!(matches!(
+        c.submit(by_maker),
+        Err(Rejection::MissingRole { .. })
+    ));
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_remove_key("water", &kid));
+    let id = statement_id(&p);
+    c.submit(p).unwrap();
+    // One vote of two: the key still signs.
+    votes(&mut c, &id, &[0], true);
+    c.now += 1000;
+    c.submit(c.sign(&c.water, "text/plain", b"still here"))
+        .unwrap();
+    // The second vote carries it out: revoked, and the org keeps its other key.
+    votes(&mut c, &id, &[1], true);
+    c.now += 1000;
+    assert_eq!(
+        c.submit(c.sign(&c.water, "text/plain", b"and now?")),
+        Err(Rejection::RevokedKey(hex::encode(kid)))
+    );
+    assert_eq!(org_record(&c, "water").keys.len(), 1);
+    c.submit(c.sign(&spare, "text/plain", b"the spare key signs"))
+        .unwrap();
+    assert!(
+        !c.has(&keys::gov_proposal(&id)),
+        "an executed proposal is closed"
+    );
+    // The org's last key is not removed key by key.
+    let last = spare.key.public_key().thumbprint();
+    let p = c.sign(
+        &c.gov[0],
+        PROPOSE,
+        &make::propose_remove_key("water", &last),
+    );
+    assert!(matches!(c.submit(p), Err(Rejection::Conflict(m)) if m.contains("last active key")));
+    // Nor a key it does not hold, nor an unknown organisation's.
+    let p = c.sign(
+        &c.gov[0],
+        PROPOSE,
+        &make::propose_remove_key("water", &[9; 32]),
+    );
+    assert!(matches!(c.submit(p), Err(Rejection::NotFound(_))));
+    let p = c.sign(
+        &c.gov[0],
+        PROPOSE,
+        &make::propose_remove_key("nobody", &kid),
+    );
+    assert!(matches!(c.submit(p), Err(Rejection::NotFound(_))));
+}
+
+#[test]
+fn governance_votes_count_once_per_member_and_only_from_members() {
+    let mut c = city();
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_remove_org("grid"));
+    let id = statement_id(&p);
+    c.submit(p).unwrap();
+    let by_operator = c.sign(&c.water, VOTE, &make::vote(&id, true));
+    assert!(matches!(
+        c.submit(by_operator),
+        Err(Rejection::MissingRole { .. })
+    ));
+    votes(&mut c, &id, &[0], true);
+    c.now += 1000;
+    let again = c.sign(&c.gov[0], VOTE, &make::vote(&id, true));
+    assert!(matches!(c.submit(again), Err(Rejection::Conflict(m)) if m.contains("already voted")));
+    assert!(
+        !org_record_exists_without_keys(&c, "grid"),
+        "one member's approval, however often sent, is not the threshold"
+    );
+    votes(&mut c, &id, &[2], true);
+    // Removed: no keys, no roles; every former key revoked; the name cannot come back.
+    let grid = org_record(&c, "grid");
+    assert!(grid.keys.is_empty() && grid.roles.is_empty());
+    c.now += 1000;
+    assert!(matches!(
+        c.submit(c.sign(&c.grid, "text/plain", b"hello?")),
+        Err(Rejection::RevokedKey(_))
+    ));
+    let again = Party::new("grid", KeyType::P256);
+    assert!(matches!(
+        c.submit(join(&c, &again, &[Role::Operator])),
+        Err(Rejection::Conflict(m)) if m.contains("already exists")
+    ));
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_remove_org("grid"));
+    assert!(matches!(c.submit(p), Err(Rejection::Conflict(m)) if m.contains("removed")));
+}
+
+fn org_record_exists_without_keys(c: &City, iss: &str) -> bool {
+    c.has(&keys::org(iss)) && org_record(c, iss).keys.is_empty()
+}
+
+#[test]
+fn the_threshold_is_amended_by_vote_within_one_to_the_number_of_members() {
+    let mut c = city();
+    for out_of_bounds in [0, 4] {
+        let p = c.sign(&c.gov[0], PROPOSE, &make::propose_threshold(out_of_bounds));
+        assert!(
+            matches!(c.submit(p), Err(Rejection::NotPermitted(m)) if m.contains("1..=3")),
+            "threshold {out_of_bounds}"
+        );
+    }
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_threshold(3));
+    let id = statement_id(&p);
+    c.submit(p).unwrap();
+    // A second threshold proposal while this one is open is refused.
+    c.now += 1000;
+    let rival = c.sign(&c.gov[1], PROPOSE, &make::propose_threshold(1));
+    assert!(matches!(c.submit(rival), Err(Rejection::Conflict(m)) if m.contains("open until")));
+    votes(&mut c, &id, &[0, 1], true);
+    assert_eq!(constitution(&c).unwrap().threshold, 3);
+    // Now two approvals no longer admit a join; the third does.
+    let newco = Party::new("newco", KeyType::P256);
+    let j = join(&c, &newco, &[Role::Governance]);
+    let jid = statement_id(&j);
+    c.submit(j).unwrap();
+    votes(&mut c, &jid, &[0, 1], true);
+    assert!(!c.has(&keys::org("newco")));
+    votes(&mut c, &jid, &[2], true);
+    assert!(c.has(&keys::org("newco")));
+    // The new governance member counts: 4 members, so a threshold of 4 is now in bounds.
+    let members = constitution(&c).unwrap().members;
+    assert_eq!(members, vec!["gov1", "gov2", "gov3", "newco"]);
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_threshold(4));
+    c.submit(p).unwrap();
+}
+
+#[test]
+fn a_lapsed_governance_proposal_takes_no_votes_and_can_be_replaced() {
+    let mut c = city();
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_threshold(1));
+    let id = statement_id(&p);
+    c.submit(p).unwrap();
+    votes(&mut c, &id, &[0], true);
+    c.now += PROPOSAL_TTL_MS + 1;
+    let late = c.sign(&c.gov[1], VOTE, &make::vote(&id, true));
+    let refused = c.submit(late);
+    assert!(
+        matches!(&refused, Err(Rejection::Expired(m)) if m.contains("lapsed") && m.contains("30 days")),
+        "{refused:?}"
+    );
+    assert_eq!(constitution(&c), None, "nothing changed");
+    // A new proposal about the same subject replaces the lapsed one.
+    let p2 = c.sign(&c.gov[1], PROPOSE, &make::propose_threshold(1));
+    let id2 = statement_id(&p2);
+    c.submit(p2).unwrap();
+    assert!(
+        !c.has(&keys::gov_proposal(&id)),
+        "the lapsed proposal is gone"
+    );
+    votes(&mut c, &id2, &[1, 2], true);
+    assert_eq!(constitution(&c).unwrap().threshold, 1);
+}
+
+#[test]
+fn removing_a_governance_member_keeps_the_threshold_within_the_members() {
+    let mut c = city();
+    // Threshold 3 of 3, then gov3 is removed: the threshold follows down to 2.
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_threshold(3));
+    let id = statement_id(&p);
+    c.submit(p).unwrap();
+    votes(&mut c, &id, &[0, 1], true);
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_remove_org("gov3"));
+    let id = statement_id(&p);
+    c.submit(p).unwrap();
+    votes(&mut c, &id, &[0, 1], true);
+    assert!(c.has(&keys::gov_proposal(&id)), "two of three is too few");
+    votes(&mut c, &id, &[2], true);
+    let after = constitution(&c).unwrap();
+    assert_eq!(after.members, vec!["gov1", "gov2"]);
+    assert_eq!(after.threshold, 2);
+    // The removed member votes no more.
+    let p = c.sign(&c.gov[0], PROPOSE, &make::propose_threshold(1));
+    let id = statement_id(&p);
+    c.submit(p).unwrap();
+    c.now += 1000;
+    assert!(matches!(
+        c.submit(c.sign(&c.gov[2], VOTE, &make::vote(&id, true))),
+        Err(Rejection::RevokedKey(_))
+    ));
 }

@@ -137,6 +137,7 @@ impl City {
         let ctx = BlockContext {
             height: self.height,
             time_ms: self.now,
+            anchor: None,
         };
         let d = self
             .rules

@@ -89,6 +89,7 @@ fn main() {
         let ctx = BlockContext {
             height,
             time_ms: T0 + height,
+            anchor: None,
         };
         let d = rules
             .apply_block(&view, ctx, &stmts, &Verified)

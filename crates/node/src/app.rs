@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use proverka_consensus::{Anchor, Application, Archive, Block, Gossip};
 use proverka_ledger::{
-    BlockContext, Decision, Genesis, Rules, SignatureCache, StateError, StateView,
+    BlockContext, Decision, Genesis, LogAnchor, Rules, SignatureCache, StateError, StateView,
 };
 use proverka_log::{Hash, NoteKey, SignedTreeHead};
 use proverka_state::StateService;
@@ -182,6 +182,7 @@ impl Shared {
         BlockContext {
             height: self.store.applied_height() + 1,
             time_ms: self.head().timestamp_ms.max(crate::datadir::now_ms()),
+            anchor: None,
         }
     }
 
@@ -272,6 +273,12 @@ impl Shared {
                 BlockContext {
                     height: block.height,
                     time_ms: block.timestamp_ms,
+                    // The committee certified this tree head: the rules keep it as a
+                    // recent root that device evidence may name (`anchors`).
+                    anchor: Some(LogAnchor {
+                        log_size: block.anchor.log_size,
+                        log_root: block.anchor.log_root,
+                    }),
                 },
                 &block.statements,
                 &cache,

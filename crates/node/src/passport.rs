@@ -23,8 +23,10 @@ pub const PASSPORT_VERSION: u8 = 1;
 /// Longest a passport is accepted after the block that certifies its state (10 minutes): new
 /// advisories or revocations after that are not covered by it.
 pub const MAX_PASSPORT_AGE_MS: u64 = 10 * 60 * 1000;
-/// Largest encoded passport accepted by [`Passport::decode`].
-pub const MAX_PASSPORT_BYTES: usize = 64 * 1024;
+/// Largest encoded passport accepted by [`Passport::decode`]: its device proof (at most
+/// [`state_proof::MAX_BUNDLE_BYTES`]) plus room for the signed EAR, so a device of a model at
+/// its limits has a passport too.
+pub const MAX_PASSPORT_BYTES: usize = state_proof::MAX_BUNDLE_BYTES + 64 * 1024;
 
 /// The wire form (see the module docs).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

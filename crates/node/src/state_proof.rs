@@ -17,11 +17,24 @@ use std::collections::BTreeMap;
 use proverka_ledger::query::StateScan;
 use proverka_ledger::{StateError, StateView};
 
-/// Largest encoded bundle accepted by [`StateProofBundle::decode`] (64 keys of values up to
-/// 256 KiB would not fit; the node refuses to build a bundle over this size).
-pub const MAX_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
-/// Largest number of keys in one bundle (= `proverka_state::MAX_KEYS_PER_PROOF`).
-pub const MAX_BUNDLE_KEYS: usize = proverka_state::MAX_KEYS_PER_PROOF;
+/// Largest encoded bundle accepted by [`StateProofBundle::decode`]; the node refuses to build
+/// a bundle over it with a 400 "Proof too large", never a 500. A device of a model at its
+/// limits (2,048 release and advisory records of ordinary size, each with a proof of at most
+/// 4,608 bytes) fits; records near the statement size limit may not.
+pub const MAX_BUNDLE_BYTES: usize = 16 * 1024 * 1024;
+/// Keys of one device's status besides its model's releases and advisories: the device, its
+/// model and `facts/` manifest, its owner's policy, and what Cedar sees of it (with room).
+pub const MAX_DEVICE_FIXED_KEYS: usize = 64;
+/// Largest number of keys in a device's status proof: everything status reads at the model
+/// limits (`MAX_RELEASES_PER_MODEL` + `MAX_ADVISORIES_PER_MODEL` + the fixed keys).
+pub const MAX_DEVICE_PROOF_KEYS: usize = proverka_ledger::records::MAX_RELEASES_PER_MODEL
+    + proverka_ledger::records::MAX_ADVISORIES_PER_MODEL
+    + MAX_DEVICE_FIXED_KEYS;
+/// Largest number of keys in one bundle (a device's status proof is the largest).
+pub const MAX_BUNDLE_KEYS: usize = MAX_DEVICE_PROOF_KEYS;
+/// Most keys one `GET /state/proof` request may name.
+pub const MAX_QUERY_KEYS: usize = 64;
+const _: () = assert!(MAX_BUNDLE_KEYS <= proverka_state::MAX_KEYS_PER_PROOF);
 
 /// One proved key: its value (`None`: absent) and the proof.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

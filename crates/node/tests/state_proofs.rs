@@ -83,6 +83,56 @@ impl Harness {
         );
     }
 
+    /// Registers many statements signed by the dev admin, at most 64 in flight (the ledger
+    /// orders them into as few blocks as it likes).
+    async fn register_all(&self, statements: Vec<(&'static str, Vec<u8>)>) {
+        use futures::StreamExt;
+        let posts = statements.into_iter().map(|(kind, payload)| {
+            let body = sign_statement(
+                &self.admin,
+                &StatementParams {
+                    iss: "dev-admin",
+                    sub: "state-proof-test",
+                    iat: 1_764_000_000,
+                    content_type: ContentType::Text(kind.into()),
+                    payload: &payload,
+                },
+            );
+            let http = self.http.clone();
+            let url = self.url("/entries");
+            async move {
+                let resp = http
+                    .post(url)
+                    .header("content-type", "application/cose")
+                    .header("accept", "application/problem+json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                (status, resp.text().await.unwrap_or_default())
+            }
+        });
+        let answers: Vec<(u16, String)> = futures::stream::iter(posts)
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        for (status, body) in answers {
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+
+    /// The latest log root the ledger anchored: a device's evidence nonce must name one.
+    async fn evidence_root(&self) -> [u8; 32] {
+        let (status, body) = self.get("/evidence-root").await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        hex::decode(v["root"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    }
+
     async fn get(&self, path: &str) -> (u16, Vec<u8>) {
         let resp = self.http.get(self.url(path)).send().await.unwrap();
         (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
@@ -352,11 +402,40 @@ async fn a_gateway_judges_commands_by_the_senders_passport() {
         }),
     )
     .await;
-    // The controller attests (signed with its own key).
+    // The controller attests (signed with its own key), naming a root the ledger anchored.
+    let root = h.evidence_root().await;
     let now_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    // A made-up root is refused before the pool, with the reason.
+    let unanchored = sign_statement(
+        &device_key,
+        &StatementParams {
+            iss: &hex::encode(ctl),
+            sub: "evidence",
+            iat: now_s as i64,
+            content_type: ContentType::Text(kinds::EVIDENCE.into()),
+            payload: &make::evidence(&make::Evidence {
+                device_id: ctl,
+                nonce: &[0x5a; 32],
+                fw,
+                svn: 1,
+                debug: 3,
+            }),
+        },
+    );
+    let resp = h
+        .http
+        .post(h.url("/entries"))
+        .header("content-type", "application/cose")
+        .header("accept", "application/problem+json")
+        .body(unanchored)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    assert!(resp.text().await.unwrap().contains("log roots the ledger"));
     let evidence = sign_statement(
         &device_key,
         &StatementParams {
@@ -366,7 +445,7 @@ async fn a_gateway_judges_commands_by_the_senders_passport() {
             content_type: ContentType::Text(kinds::EVIDENCE.into()),
             payload: &make::evidence(&make::Evidence {
                 device_id: ctl,
-                nonce: b"gateway-nonce-1",
+                nonce: &root,
                 fw,
                 svn: 1,
                 debug: 3,
@@ -450,5 +529,84 @@ async fn a_gateway_judges_commands_by_the_senders_passport() {
         "{:?}",
         verdict.reasons()
     );
+    h.node.shutdown().await;
+}
+
+/// A model at its limits (1,024 releases and 1,024 advisories, `MAX_RELEASES_PER_MODEL`,
+/// `MAX_ADVISORIES_PER_MODEL`): the device's proof carries every record its status reads and
+/// verifies with the genesis alone, and so does its passport. Before the device proof bound
+/// was derived from the model limits, this answered 500.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_of_a_model_at_its_limits_gets_a_proof_and_a_passport() {
+    use proverka_ledger::records::{MAX_ADVISORIES_PER_MODEL, MAX_RELEASES_PER_MODEL};
+    let h = harness().await;
+    born_device(&h).await;
+    let digest = |i: usize| proverka_statement::statement_id(format!("fw {i}").as_bytes());
+    let mut statements = Vec::new();
+    for i in 0..MAX_RELEASES_PER_MODEL {
+        let version = format!("1.{i}");
+        statements.push((
+            kinds::RELEASE,
+            make::release(&make::Release {
+                model: "valve-x",
+                version: &version,
+                digest: digest(i),
+                svn: i as u64 + 1,
+                supersedes: None,
+                security: None,
+                revoked: false,
+            }),
+        ));
+    }
+    for i in 0..MAX_ADVISORIES_PER_MODEL {
+        let id = format!("ADV-{i:04}");
+        statements.push((
+            kinds::ADVISORY,
+            make::advisory(&make::Advisory {
+                id: &id,
+                maker: "dev-admin",
+                model: "valve-x",
+                versions: &[],
+                digests: &[digest(i)],
+                cvss: None,
+                level: Some(1),
+                exploited: false,
+                fixed_in: None,
+                refs: &[],
+                withdrawn: false,
+            }),
+        ));
+    }
+    h.register_all(statements).await;
+
+    let (status, body) = h
+        .get(&format!("/devices/{}/proof", hex::encode(DEVICE)))
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let bundle = StateProofBundle::decode(&body).unwrap();
+    let verified = h.verify(&bundle).expect("a genuine bundle verifies");
+    assert!(
+        verified.entries.len() > MAX_RELEASES_PER_MODEL + MAX_ADVISORIES_PER_MODEL,
+        "every release and advisory is proved ({} keys)",
+        verified.entries.len()
+    );
+    let offline = query::device_status(
+        &ProvedView::new(&verified),
+        DEVICE,
+        verified.certified_by.timestamp_ms,
+    )
+    .unwrap()
+    .expect("the proved record names the device");
+    let (_, online) = h
+        .get(&format!("/devices/{}/status", hex::encode(DEVICE)))
+        .await;
+    let online: Value = serde_json::from_slice(&online).unwrap();
+    assert_eq!(offline.1.status.as_str(), online["status"]);
+
+    let (status, body) = h
+        .get(&format!("/devices/{}/passport", hex::encode(DEVICE)))
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    proverka_node::passport::Passport::decode(&body).expect("the passport decodes");
     h.node.shutdown().await;
 }

@@ -21,8 +21,11 @@ use std::{
 /// Partition prefix of the node's state database inside its storage directory.
 const PARTITION: &str = "ledger";
 
-/// Largest number of keys one [StateService::prove] call may ask for.
-pub const MAX_KEYS_PER_PROOF: usize = 64;
+/// Largest number of keys one [StateService::prove] call may ask for: enough for one device's
+/// status at the ledger's model limits (1,024 releases + 1,024 advisories + the device's own
+/// keys, `proverka_node::state_proof::MAX_DEVICE_PROOF_KEYS`); the node's generic
+/// `GET /state/proof` asks for at most 64.
+pub const MAX_KEYS_PER_PROOF: usize = 4096;
 
 /// One key's current value (or absence) and its proof.
 #[derive(Clone, Debug)]

@@ -161,10 +161,10 @@ impl City {
 
     /// The controller signs evidence of the firmware it runs.
     async fn attest_controller(&self, ctl: &Device, fw: [u8; 32], svn: u64) -> Result<(), Failure> {
-        let nonce = format!("ctl-boot-{svn:04}");
+        let root = self.evidence_root().await?;
         let evidence = make::evidence(&make::Evidence {
             device_id: &ctl.id,
-            nonce: nonce.as_bytes(),
+            nonce: &root,
             fw,
             svn,
             debug: 3,

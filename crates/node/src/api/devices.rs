@@ -402,6 +402,32 @@ pub async fn org(
     respond(&headers, result)
 }
 
+/// `GET /evidence-root`: the latest log root the ledger anchored, which a device puts (as 32
+/// raw bytes) in its evidence nonce. Evidence naming it registers until `valid_until_ms` (block
+/// time) while it stays among the last `kept` roots (`proverka_ledger::anchors`).
+pub async fn evidence_root(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let result = (|| {
+        let view = StoreView(&s.store);
+        let Some((root, anchored)) = proverka_ledger::anchors::latest(&view).map_err(internal)?
+        else {
+            return Err(Problem::not_found(
+                "no log root anchored yet: the first blocks are still to come",
+            ));
+        };
+        Ok(json!({
+            "root": hex::encode(root),
+            "log_size": anchored.log_size,
+            "anchored_ms": anchored.anchored_ms,
+            "height": anchored.height,
+            "valid_until_ms": anchored
+                .anchored_ms
+                .saturating_add(proverka_ledger::NONCE_ROOT_WINDOW_MS),
+            "kept": proverka_ledger::MAX_ANCHORED_ROOTS,
+        }))
+    })();
+    respond(&headers, result)
+}
+
 fn view_get(view: &StoreView, key: &[u8]) -> Result<Option<Vec<u8>>, Problem> {
     use proverka_ledger::StateView;
     view.get(key).map_err(internal)

@@ -58,6 +58,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/fleet"),
     ("get", "/advisories/{issuer}/{id}"),
     ("get", "/orgs/{iss}"),
+    ("get", "/evidence-root"),
     ("get", "/metrics"),
     ("get", "/health"),
 ];
@@ -88,6 +89,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/fleet", get(devices::fleet))
         .route("/advisories/{issuer}/{id}", get(devices::advisory))
         .route("/orgs/{iss}", get(devices::org))
+        .route("/evidence-root", get(devices::evidence_root))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -16,7 +16,8 @@ use serde_bytes::ByteBuf;
 use super::Problem;
 use crate::app::{Shared, StoreView};
 use crate::state_proof::{
-    ProvedEntry, ProvedView, StateProofBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_KEYS,
+    ProvedEntry, ProvedView, StateProofBundle, MAX_BUNDLE_BYTES, MAX_DEVICE_PROOF_KEYS,
+    MAX_QUERY_KEYS,
 };
 
 /// How long a request waits for a finalized block to certify the state it was proved at.
@@ -87,10 +88,10 @@ fn parse_keys(query: &str) -> Result<Vec<Vec<u8>>, Problem> {
             }
         }
     }
-    if keys.is_empty() || keys.len() > MAX_BUNDLE_KEYS {
+    if keys.is_empty() || keys.len() > MAX_QUERY_KEYS {
         return Err(Problem::bad_request(
             "Malformed parameter",
-            format!("give 1..={MAX_BUNDLE_KEYS} key=HEX parameters"),
+            format!("give 1..={MAX_QUERY_KEYS} key=HEX parameters"),
         ));
     }
     Ok(keys)
@@ -176,11 +177,17 @@ fn status_keys(s: &Shared, device_id: &[u8]) -> Result<Vec<Vec<u8>>, Problem> {
         .map_err(|_| Problem::internal("key recorder poisoned"))?
         .into_iter()
         .collect();
-    if keys.len() > MAX_BUNDLE_KEYS {
-        return Err(Problem::internal(format!(
-            "the device's status reads {} keys, more than one proof carries ({MAX_BUNDLE_KEYS})",
-            keys.len()
-        )));
+    // Unreachable while the model limits hold (the bound is derived from them); if it ever
+    // were reached, the caller learns the documented limit, not a server error.
+    if keys.len() > MAX_DEVICE_PROOF_KEYS {
+        return Err(Problem::bad_request(
+            "Proof too large",
+            format!(
+                "the device's status reads {} keys, more than a device proof carries \
+                 ({MAX_DEVICE_PROOF_KEYS})",
+                keys.len()
+            ),
+        ));
     }
     Ok(keys)
 }
