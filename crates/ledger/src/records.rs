@@ -369,6 +369,7 @@ pub mod keys {
     pub const CEDAR_VERSION: &[u8] = b"cedar-v/";
     pub const INTERACTION: &[u8] = b"ixn/";
     pub const IDX_INTERACTION: &[u8] = b"idx/ixn/";
+    pub const LABELS: &[u8] = b"labels/";
 
     pub fn revoked(kid: &Id) -> Vec<u8> {
         key(REVOKED, &[kid])
@@ -464,6 +465,11 @@ pub mod keys {
     }
     pub fn idx_interaction_of(dev: &Id) -> Vec<u8> {
         key(IDX_INTERACTION, &[dev])
+    }
+    /// `labels/` ‖ SHA-256(device id): the zone and tags its owner gave it
+    /// (`labels::LabelsRecord`); absent when it has none.
+    pub fn labels(dev: &Id) -> Vec<u8> {
+        key(LABELS, &[dev])
     }
 }
 
