@@ -63,7 +63,7 @@ impl Action {
 }
 
 /// One argument value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ParamValue {
     /// A CBOR integer within `i64`.
     Int(i64),
@@ -76,7 +76,7 @@ pub enum ParamValue {
 /// A command's arguments: at most [`MAX_PARAMS`] entries with distinct names of 1 to
 /// [`MAX_PARAM_KEY_BYTES`] bytes, kept in deterministic CBOR order (shorter names first, then
 /// bytewise).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Params(Vec<(String, ParamValue)>);
 
 impl Params {

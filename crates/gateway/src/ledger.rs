@@ -10,6 +10,8 @@ use proverka_command::DeviceId;
 use proverka_node::passport::MAX_PASSPORT_BYTES;
 use proverka_node::state_proof::MAX_BUNDLE_BYTES;
 
+use crate::MAX_SUBMIT_ANSWER_BYTES;
+
 /// How long one request to the ledger may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -89,14 +91,8 @@ impl Ledger {
             .await
             .map_err(|e| LedgerError::Unreachable(e.to_string()))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| LedgerError::Unreachable(e.to_string()))?;
-        Ok(Submitted {
-            status,
-            body: body.to_vec(),
-        })
+        let body = read_bounded(response, MAX_SUBMIT_ANSWER_BYTES).await?;
+        Ok(Submitted { status, body })
     }
 
     async fn get_cbor(&self, url: &str, max: usize) -> Result<Option<Vec<u8>>, LedgerError> {
@@ -111,22 +107,108 @@ impl Ledger {
         if status == 404 {
             return Ok(None);
         }
-        if response.content_length().is_some_and(|n| n > max as u64) {
-            return Err(LedgerError::TooLarge(max));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| LedgerError::Unreachable(e.to_string()))?;
-        if body.len() > max {
-            return Err(LedgerError::TooLarge(max));
-        }
+        let body = read_bounded(response, max).await?;
         if status != 200 {
             return Err(LedgerError::Status {
                 status,
                 body: String::from_utf8_lossy(&body).chars().take(300).collect(),
             });
         }
-        Ok(Some(body.to_vec()))
+        Ok(Some(body))
+    }
+}
+
+/// Reads a response body of at most `max` bytes, chunk by chunk, and stops at the first chunk
+/// past the limit: a node announcing no length (chunked transfer) or a false one can make the
+/// gateway read at most `max` bytes plus one chunk, never an unbounded body.
+async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, LedgerError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(LedgerError::TooLarge(max));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| LedgerError::Unreachable(e.to_string()))?
+    {
+        if chunk.len() > max - body.len() {
+            return Err(LedgerError::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-connection HTTP server answering any request with a chunked 200 whose chunks
+    /// (`chunk` bytes each) never end; returns its URL and how many bytes it managed to send.
+    async fn endless_chunked_server(chunk: usize) -> (String, tokio::task::JoinHandle<usize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/cbor\r\ntransfer-encoding: chunked\r\n\r\n";
+            let mut sent = 0;
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return sent;
+            }
+            let body = vec![0xa0u8; chunk];
+            // Until the client hangs up (or far past any limit, so the test cannot hang).
+            while sent < 64 * 1024 * 1024 {
+                let framed = [format!("{chunk:x}\r\n").as_bytes(), &body, b"\r\n"].concat();
+                if socket.write_all(&framed).await.is_err() {
+                    break;
+                }
+                sent += chunk;
+            }
+            sent
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn a_chunked_answer_past_the_limit_is_refused_without_reading_it_all() {
+        let (url, server) = endless_chunked_server(16 * 1024).await;
+        let ledger = Ledger::new(&url).expect("client");
+        let id = DeviceId::new(b"dev-1".to_vec()).expect("id");
+        let answer = ledger.passport(&id).await;
+        assert!(
+            matches!(answer, Err(LedgerError::TooLarge(max)) if max == MAX_PASSPORT_BYTES),
+            "{answer:?}"
+        );
+        drop(ledger);
+        let sent = server.await.expect("server");
+        // The client stopped reading once past the limit: the server could send at most the
+        // limit, one chunk and what the socket buffers hold, not the 64 MiB it had to give.
+        assert!(sent < 16 * 1024 * 1024, "server sent {sent} bytes");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_answer_within_the_limit_is_read_whole() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let answer = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+            let _ = socket.write_all(answer.as_bytes()).await;
+        });
+        let ledger = Ledger::new(&url).expect("client");
+        let id = DeviceId::new(b"dev-1".to_vec()).expect("id");
+        assert_eq!(
+            ledger.passport(&id).await.expect("read"),
+            Some(b"abcde".to_vec())
+        );
     }
 }

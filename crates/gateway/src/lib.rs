@@ -17,7 +17,8 @@
 //! * **MQTT** ([`mqtt`]): topics and payloads in `docs/gateway.md`.
 //!
 //! Limits: [`MAX_SERVED_DEVICES`], [`MAX_SENDERS`], [`MAX_MQTT_PACKET_BYTES`],
-//! [`MAX_EVIDENCE_BYTES`], [`MAX_QUEUED_MESSAGES`]; the snapshot bound at most
+//! [`MAX_EVIDENCE_BYTES`], [`MAX_QUEUED_MESSAGES`], [`MAX_EVIDENCE_IN_FLIGHT`],
+//! [`MAX_RECORDINGS_IN_FLIGHT`], [`MAX_SUBMIT_ANSWER_BYTES`]; the snapshot bound at most
 //! [`MAX_SNAPSHOT_AGE_SECS`].
 
 #![forbid(unsafe_code)]
@@ -49,6 +50,16 @@ pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
 /// Messages queued between the broker connection and the command worker; more are dropped
 /// (QoS 1 publishers retry).
 pub const MAX_QUEUED_MESSAGES: usize = 1024;
+/// Evidence submissions to the ledger in flight at once (one task each); past this an
+/// evidence message is refused at once with `{"status": "refused", "reason": "gateway busy…"}`.
+pub const MAX_EVIDENCE_IN_FLIGHT: usize = 64;
+/// Interaction recordings of critical commands in flight at once (each waits for a block);
+/// past this a critical command is judged and answered as usual but not recorded, with a
+/// warning in the log.
+pub const MAX_RECORDINGS_IN_FLIGHT: usize = 64;
+/// Largest answer read from the ledger to a submitted statement (a receipt is at most 16 KiB,
+/// a problem document far less); a larger one is an error.
+pub const MAX_SUBMIT_ANSWER_BYTES: usize = 64 * 1024;
 /// Longest a snapshot may be used: a passport is accepted for at most 10 minutes after the
 /// block that certifies it (`proverka_node::passport::MAX_PASSPORT_AGE_MS`).
 pub const MAX_SNAPSHOT_AGE_SECS: u64 = 600;

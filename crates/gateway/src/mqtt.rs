@@ -28,23 +28,74 @@ use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::check::Outcome;
 use crate::gateway::{next_sync, Change, Gateway};
-use crate::{GatewayError, MAX_EVIDENCE_BYTES, MAX_MQTT_PACKET_BYTES, MAX_QUEUED_MESSAGES};
+use crate::{
+    GatewayError, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_IN_FLIGHT, MAX_MQTT_PACKET_BYTES,
+    MAX_QUEUED_MESSAGES, MAX_RECORDINGS_IN_FLIGHT,
+};
 
 /// One message received, routed by topic.
 enum Inbound {
-    Command {
-        recipient: DeviceId,
-        bytes: Bytes,
-        reply: Option<Reply>,
-    },
-    Evidence {
-        bytes: Bytes,
-        reply: Option<Reply>,
-    },
+    Command(CommandMessage),
+    Evidence { bytes: Bytes, reply: Option<Reply> },
+}
+
+/// A command to check: what the command worker's queue carries (commands only).
+struct CommandMessage {
+    recipient: DeviceId,
+    bytes: Bytes,
+    reply: Option<Reply>,
+}
+
+/// A bound on tasks running beside the event loop (evidence submissions, interaction
+/// recordings): each holds a permit until it ends, and when none is left the work is refused
+/// at once instead of queued, so a flood of messages cannot grow memory without bound.
+#[derive(Clone)]
+pub struct TaskBudget {
+    permits: Arc<Semaphore>,
+    limit: usize,
+}
+
+/// Every permit of a [`TaskBudget`] is held: the work was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("gateway busy: {limit} tasks of this kind already in flight; retry later")]
+pub struct Busy {
+    pub limit: usize,
+}
+
+impl TaskBudget {
+    /// A budget of `limit` concurrent tasks.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(limit)),
+            limit,
+        }
+    }
+
+    /// Spawns `task` if a permit is free (it is released when the task ends, even by panic
+    /// or abort); otherwise refuses without spawning.
+    pub fn try_spawn<F>(&self, task: F) -> Result<tokio::task::JoinHandle<()>, Busy>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Busy { limit: self.limit })?;
+        Ok(tokio::spawn(async move {
+            let _permit = permit;
+            task.await;
+        }))
+    }
+
+    /// Permits free now.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
 }
 
 /// Where to answer a message (MQTT 5 request/response).
@@ -70,7 +121,14 @@ pub async fn run(
     let (client, mut events) = AsyncClient::new(options, MAX_QUEUED_MESSAGES);
 
     let (commands_tx, commands_rx) = mpsc::channel(MAX_QUEUED_MESSAGES);
-    let worker = tokio::spawn(command_worker(gateway.clone(), client.clone(), commands_rx));
+    let recordings = TaskBudget::new(MAX_RECORDINGS_IN_FLIGHT);
+    let evidence = TaskBudget::new(MAX_EVIDENCE_IN_FLIGHT);
+    let worker = tokio::spawn(command_worker(
+        gateway.clone(),
+        client.clone(),
+        commands_rx,
+        recordings,
+    ));
     let syncer = tokio::spawn(sync_loop(gateway.clone(), client.clone()));
 
     tokio::pin!(shutdown);
@@ -88,7 +146,7 @@ pub async fn run(
                     tracing::info!("gateway connected to the broker");
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => match route(&root, p) {
-                    Some(message @ Inbound::Command { .. }) => {
+                    Some(Inbound::Command(message)) => {
                         // Full queue: drop (QoS 1 senders retry); never block the event loop.
                         let queued = commands_tx.try_send(message);
                         if queued.is_err() {
@@ -96,7 +154,14 @@ pub async fn run(
                         }
                     }
                     Some(Inbound::Evidence { bytes, reply }) => {
-                        tokio::spawn(submit_evidence(gateway.clone(), client.clone(), bytes, reply));
+                        let task = submit_evidence(gateway.clone(), client.clone(), bytes, reply.clone());
+                        if let Err(busy) = evidence.try_spawn(task) {
+                            tracing::warn!("evidence refused: {busy}");
+                            // Never await in the event loop: a full client queue drops the answer.
+                            if let Some(reply) = reply {
+                                try_answer(&client, reply, json!({"status": "refused", "reason": busy.to_string()}));
+                            }
+                        }
                     }
                     None => {}
                 },
@@ -134,29 +199,27 @@ fn route(root: &str, p: Publish) -> Option<Inbound> {
     let recipient = hex::decode(hex_id)
         .ok()
         .and_then(|raw| DeviceId::new(raw).ok())?;
-    Some(Inbound::Command {
+    Some(Inbound::Command(CommandMessage {
         recipient,
         bytes: p.payload,
         reply,
-    })
+    }))
 }
 
 /// Commands are checked one at a time, in arrival order (the replay window depends on order).
 async fn command_worker(
     gateway: Arc<Gateway>,
     client: AsyncClient,
-    mut inbox: mpsc::Receiver<Inbound>,
+    mut inbox: mpsc::Receiver<CommandMessage>,
+    recordings: TaskBudget,
 ) {
     let root = gateway.config().topic_root.clone();
-    while let Some(message) = inbox.recv().await {
-        let Inbound::Command {
-            recipient,
-            bytes,
-            reply,
-        } = message
-        else {
-            continue;
-        };
+    while let Some(CommandMessage {
+        recipient,
+        bytes,
+        reply,
+    }) = inbox.recv().await
+    {
         let outcome = gateway.check(&bytes, &recipient, UnixSeconds::now()).await;
         let verdict = verdict_json(&outcome);
         let id = hex::encode(recipient.as_bytes());
@@ -184,9 +247,12 @@ async fn command_worker(
             answer(&client, reply, verdict.clone()).await;
         }
         if outcome.is_critical() {
-            // Recording waits for a block; the next command must not.
+            // Recording waits for a block; the next command must not. At most
+            // MAX_RECORDINGS_IN_FLIGHT wait at once: past that the record is not made, and
+            // the log says so (the command itself was already judged and answered).
             let gateway = gateway.clone();
-            tokio::spawn(async move {
+            let logged = verdict.clone();
+            let spawned = recordings.try_spawn(async move {
                 match gateway.record(&bytes, &outcome, UnixSeconds::now()).await {
                     None => tracing::info!("critical command (no recorder configured): {verdict}"),
                     Some(Ok(s)) if s.status == 201 || s.status == 202 => {}
@@ -198,6 +264,9 @@ async fn command_worker(
                     Some(Err(e)) => tracing::warn!("interaction record: {e}"),
                 }
             });
+            if let Err(busy) = spawned {
+                tracing::warn!("critical command NOT recorded ({busy}): {logged}");
+            }
         }
     }
 }
@@ -313,6 +382,22 @@ async fn answer(client: &AsyncClient, reply: Reply, body: serde_json::Value) {
     publish(client, reply.topic, false, body, props).await;
 }
 
+/// [`answer`] without waiting: for the event loop, which must never block. If the client's
+/// request queue is full the answer is dropped (logged).
+fn try_answer(client: &AsyncClient, reply: Reply, body: serde_json::Value) {
+    let props = PublishProperties {
+        content_type: Some("application/json".into()),
+        correlation_data: reply.correlation,
+        ..Default::default()
+    };
+    let body = Bytes::from(body.to_string());
+    if let Err(e) =
+        client.try_publish_with_properties(reply.topic, QoS::AtLeastOnce, false, body, props)
+    {
+        tracing::warn!("answer dropped: {e}");
+    }
+}
+
 async fn publish_json(client: &AsyncClient, topic: String, retain: bool, body: Bytes) {
     let props = PublishProperties {
         content_type: Some("application/json".into()),
@@ -333,5 +418,42 @@ async fn publish(
         .await
     {
         tracing::warn!("publish: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The budget bounds tasks in flight: past the limit work is refused (not queued), and a
+    /// permit comes back when a task ends.
+    #[tokio::test]
+    async fn a_task_budget_refuses_work_past_its_limit_until_a_task_ends() {
+        let budget = TaskBudget::new(2);
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+        let mut running = Vec::new();
+        for _ in 0..2 {
+            let mut rx = release_rx.clone();
+            let task = async move {
+                let _ = rx.wait_for(|go| *go).await;
+            };
+            running.push(budget.try_spawn(task).expect("within the budget"));
+        }
+        assert_eq!(budget.available(), 0);
+        assert_eq!(
+            budget.try_spawn(async {}).err(),
+            Some(Busy { limit: 2 }),
+            "a third task is refused while two run"
+        );
+        release_tx.send(true).expect("tasks listen");
+        for task in running {
+            task.await.expect("ran");
+        }
+        assert_eq!(budget.available(), 2, "permits return when tasks end");
+        budget
+            .try_spawn(async {})
+            .expect("accepted again")
+            .await
+            .expect("ran");
     }
 }

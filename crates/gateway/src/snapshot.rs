@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use proverka_command::{DeviceId, SenderEntry, SenderRecord, Snapshot, TrustStatus, UnixSeconds};
 use proverka_node::passport::{command_sender, PassportError, PassportFacts};
 use proverka_policy::{
-    DeviceFacts, FactSource, JudgeError, OwnerPolicies, RequestEntities, TrustVector,
+    Action, DeviceFacts, FactSource, JudgeError, OwnerPolicies, Params, Request, RequestEntities,
+    TrustVector, Verdict,
 };
 
 /// One device as the snapshot knows it, from a verified trust passport.
@@ -70,6 +71,25 @@ pub struct ProvedPolicies {
 /// is emptied and refilled (a snapshot lives one sync interval).
 pub const MAX_CACHED_PAIRS: usize = 65_536;
 
+/// Most Cedar verdicts a snapshot keeps; when full, the cache is emptied and refilled.
+pub const MAX_CACHED_VERDICTS: usize = 65_536;
+
+/// Everything a Cedar verdict depends on besides the snapshot itself (policies and entities,
+/// fixed for a snapshot's life): the pair, the action, the params, the verifier's time (whole
+/// seconds, as Cedar sees it), the sender's status and trust vector.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct VerdictKey {
+    sender: DeviceId,
+    recipient: DeviceId,
+    action: Action,
+    params: Params,
+    now: u64,
+    status: TrustStatus,
+    vector: TrustVector,
+}
+
+type Verdicts = HashMap<VerdictKey, Result<Verdict, JudgeError>>;
+
 /// The gateway's view of the ledger (see the module docs).
 pub struct GatewaySnapshot {
     devices: BTreeMap<DeviceId, KnownDevice>,
@@ -80,13 +100,15 @@ pub struct GatewaySnapshot {
     /// change within one snapshot (a sync or a learned sender makes a new snapshot, with an
     /// empty cache).
     entities: Mutex<HashMap<(DeviceId, DeviceId), Arc<RequestEntities>>>,
+    /// Cedar verdicts per [`VerdictKey`], for the same reason: emptied with the snapshot.
+    verdicts: Mutex<Verdicts>,
     /// The oldest item's certifying time, computed once per change: it is read for every
     /// command (the freshness check) and would otherwise cost a pass over every device.
     oldest_ms: OnceLock<u64>,
 }
 
 impl Clone for GatewaySnapshot {
-    /// A copy to change: its entity cache starts empty.
+    /// A copy to change: its entity and verdict caches start empty.
     fn clone(&self) -> Self {
         Self {
             devices: self.devices.clone(),
@@ -94,6 +116,7 @@ impl Clone for GatewaySnapshot {
             max_age_secs: self.max_age_secs,
             required: self.required,
             entities: Mutex::new(HashMap::new()),
+            verdicts: Mutex::new(HashMap::new()),
             oldest_ms: OnceLock::new(),
         }
     }
@@ -109,26 +132,42 @@ impl GatewaySnapshot {
             max_age_secs,
             required,
             entities: Mutex::new(HashMap::new()),
+            verdicts: Mutex::new(HashMap::new()),
             oldest_ms: OnceLock::new(),
         }
     }
 
     /// Adds or replaces a device.
     pub fn insert_device(&mut self, id: DeviceId, device: KnownDevice) {
-        self.oldest_ms = OnceLock::new();
+        self.changed();
         self.devices.insert(id, device);
     }
 
     /// Forgets a device (the ledger no longer knows it).
     pub fn remove_device(&mut self, id: &DeviceId) {
-        self.oldest_ms = OnceLock::new();
+        self.changed();
         self.devices.remove(id);
     }
 
     /// Adds or replaces an owner's policy set.
     pub fn insert_policies(&mut self, owner: String, policies: ProvedPolicies) {
-        self.oldest_ms = OnceLock::new();
+        self.changed();
         self.policies.insert(owner, policies);
+    }
+
+    /// Forgets everything derived from the facts: the oldest time, the Cedar entities and the
+    /// verdicts. Every change goes through here, so no cached item outlives what it was
+    /// computed from.
+    fn changed(&mut self) {
+        self.oldest_ms = OnceLock::new();
+        self.entities
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.verdicts
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// A known device.
@@ -199,8 +238,8 @@ impl Snapshot for GatewaySnapshot {
 }
 
 impl FactSource for GatewaySnapshot {
-    fn device(&self, id: &DeviceId) -> Option<DeviceFacts> {
-        self.devices.get(id).map(|d| d.facts.clone())
+    fn device(&self, id: &DeviceId) -> Option<&DeviceFacts> {
+        self.devices.get(id).map(|d| &d.facts)
     }
 
     fn trust_vector(&self, id: &DeviceId) -> TrustVector {
@@ -232,5 +271,41 @@ impl FactSource for GatewaySnapshot {
         }
         cache.insert(key, built.clone());
         Some(Ok(built))
+    }
+
+    fn verdict(
+        &self,
+        sender: &DeviceId,
+        recipient: &DeviceId,
+        request: &Request<'_>,
+        judge: &dyn Fn() -> Result<Verdict, JudgeError>,
+    ) -> Option<Result<Verdict, JudgeError>> {
+        let key = VerdictKey {
+            sender: sender.clone(),
+            recipient: recipient.clone(),
+            action: request.action,
+            params: request.params.clone(),
+            now: request.now,
+            status: request.sender_status,
+            vector: request.sender_tv,
+        };
+        // As for entities: a poisoned lock still holds a valid map. The lock is not held while
+        // Cedar runs (a miss judges outside it).
+        let hit = self
+            .verdicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(hit) = hit {
+            return Some(hit);
+        }
+        let verdict = judge();
+        let mut cache = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED_VERDICTS {
+            cache.clear();
+        }
+        cache.insert(key, verdict.clone());
+        Some(verdict)
     }
 }

@@ -169,3 +169,81 @@ fn cached_policy_facts_never_outlive_the_snapshot_they_came_from() {
     );
     assert!(!outcome.is_critical());
 }
+
+fn order_with(key: &SigningKey, action: &str, level: i64, seq: u64) -> Vec<u8> {
+    sign_command(
+        &Command {
+            sender: id("ctl"),
+            recipient: id("valve"),
+            action: Action::new(action).unwrap(),
+            params: Params::new()
+                .with("level", proverka_command::ParamValue::Int(level))
+                .unwrap(),
+            seq,
+            iat: NOW,
+            exp: NOW.plus(60),
+        },
+        key,
+    )
+}
+
+/// The snapshot keeps Cedar verdicts, keyed by everything a verdict depends on: the same
+/// command again is judged the same, but another action, another param value or a later time
+/// is judged anew, and any change to the snapshot (even in place) forgets every kept verdict.
+#[test]
+fn kept_verdicts_follow_the_action_the_params_the_time_and_every_snapshot_change() {
+    let (mut snapshot, key) = world("north");
+    let bounded = |version: u64, text: &str| ProvedPolicies {
+        set: Some(Arc::new(
+            OwnerPolicies::new("grid", version, &[("bounded".to_owned(), text.to_owned())])
+                .unwrap(),
+        )),
+        certified_ms: NOW.0 * 1000,
+    };
+    let until = NOW.0 + 10;
+    snapshot.insert_policies(
+        "grid".into(),
+        bounded(
+            4,
+            &format!(
+                r#"permit(principal, action == Proverka::Action::"actuate", resource)
+  when {{ context.params has level && context.params.level <= 5 && context.now < {until} }};"#
+            ),
+        ),
+    );
+    let mut checker = checker();
+    let mut judge = |snapshot: &GatewaySnapshot, action: &str, level: i64, seq: u64, now| {
+        checker
+            .check(
+                snapshot,
+                &order_with(&key, action, level, seq),
+                &id("valve"),
+                now,
+            )
+            .is_allow()
+    };
+    assert!(judge(&snapshot, "actuate", 3, 1, NOW));
+    assert!(
+        judge(&snapshot, "actuate", 3, 2, NOW),
+        "the same request, the same verdict"
+    );
+    assert!(
+        !judge(&snapshot, "actuate", 7, 3, NOW),
+        "another param value"
+    );
+    assert!(!judge(&snapshot, "read", 3, 4, NOW), "another action");
+    assert!(judge(&snapshot, "actuate", 3, 5, NOW.plus(9)));
+    assert!(
+        !judge(&snapshot, "actuate", 3, 6, NOW.plus(10)),
+        "a later time"
+    );
+    // In place, not through a clone: the kept verdicts go with the old policy set.
+    snapshot.insert_policies(
+        "grid".into(),
+        bounded(5, r#"forbid(principal, action, resource);"#),
+    );
+    assert!(
+        !judge(&snapshot, "actuate", 3, 7, NOW),
+        "the new set forbids"
+    );
+}

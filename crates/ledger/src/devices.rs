@@ -257,6 +257,8 @@ pub fn accept(ctx: &mut Ctx, signer: &Signer, stmt: &SignedStatement, rules: &Ru
             }
             ctx.delete(keys::idx_owner(&device.owner, &pending.device));
             ctx.put(keys::idx_owner(&to, &pending.device), Vec::new());
+            // Zone and tags are the previous owner's placement: the new owner starts clean.
+            crate::labels::clear(ctx, &pending.device)?;
             device.owner = to;
         }
         PendingKind::Rekey { key } => {
@@ -587,7 +589,7 @@ fn batch_item(ctx: &mut Ctx, bytes: &[u8], limits: &Limits) -> RuleResult {
     evidence(ctx, dev, device, &item)
 }
 
-fn active_device(ctx: &Ctx, device_id: &[u8]) -> RuleResult<(Id, DeviceRecord)> {
+pub(crate) fn active_device(ctx: &Ctx, device_id: &[u8]) -> RuleResult<(Id, DeviceRecord)> {
     let dev = device_hash(device_id);
     let Some(device) = ctx.record::<DeviceRecord>(&keys::device(&dev))? else {
         return Err(Rejection::NotFound(format!("no device {}", hex::encode(device_id))).into());
@@ -598,7 +600,7 @@ fn active_device(ctx: &Ctx, device_id: &[u8]) -> RuleResult<(Id, DeviceRecord)> 
     Ok((dev, device))
 }
 
-fn require_owner(device: &DeviceRecord, iss: &str) -> RuleResult {
+pub(crate) fn require_owner(device: &DeviceRecord, iss: &str) -> RuleResult {
     if device.owner != iss {
         return Err(Rejection::NotOwner {
             device: hex::encode(&device.id),

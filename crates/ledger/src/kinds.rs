@@ -24,6 +24,7 @@ pub const POLICY: &str = "application/vnd.proverka.policy+cbor";
 pub const REVOKE_DEVICE: &str = "application/vnd.proverka.revoke-device+cbor";
 pub const CEDAR_POLICY: &str = "application/vnd.proverka.cedar-policy+cbor";
 pub const INTERACTION: &str = "application/vnd.proverka.interaction+cbor";
+pub const LABELS: &str = "application/vnd.proverka.labels+cbor";
 
 /// Every content type with a rule, for documentation and tests.
 pub const ALL: [&str; 19] = [
@@ -46,6 +47,7 @@ pub const ALL: [&str; 19] = [
     REVOKE_DEVICE,
     CEDAR_POLICY,
     INTERACTION,
+    LABELS,
 ];
 
 /// The rule-bearing content type of a statement, if it has one.

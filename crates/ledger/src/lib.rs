@@ -21,6 +21,7 @@ mod idevid;
 pub mod interaction;
 mod issuers;
 pub mod kinds;
+pub mod labels;
 pub mod make;
 mod orgs;
 pub mod payload;

@@ -276,6 +276,19 @@ pub fn cedar_policy(owner: &str, policies: &[(&str, &str)], supersedes: Option<u
     encode_map(fields)
 }
 
+/// `labels` (by the device's owner): its zone and tags, replacing any it had. No zone and no
+/// tags clears them.
+pub fn labels(device_id: &[u8], zone: Option<&str>, tags: &[&str]) -> Vec<u8> {
+    let mut fields = vec![(1, bytes(device_id))];
+    if let Some(z) = zone {
+        fields.push((2, text(z)));
+    }
+    if !tags.is_empty() {
+        fields.push((3, Value::Array(tags.iter().map(|t| text(t)).collect())));
+    }
+    encode_map(fields)
+}
+
 /// `revoke-device` (by its maker), with an optional reason.
 pub fn revoke_device(device_id: &[u8], reason: Option<&str>) -> Vec<u8> {
     let mut fields = vec![(1, bytes(device_id))];

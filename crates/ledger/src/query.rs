@@ -347,9 +347,19 @@ pub fn cedar_policy_version(
     record(view, &keys::cedar_version(owner, version))
 }
 
+/// A device's zone and tags (`labels` statements by its owner); none if it has no labels.
+/// A point lookup, so a state proof covers it, absence included.
+pub fn labels(
+    view: &dyn StateView,
+    device_id: &[u8],
+) -> Result<crate::labels::LabelsRecord, StateError> {
+    Ok(record(view, &keys::labels(&device_hash(device_id)))?.unwrap_or_default())
+}
+
 /// The Cedar facts of a device from ledger state at `now_ms`: its entity attributes (owner,
-/// maker, model, firmware, SVN), its trust status and AR4SI trust vector. The ledger records
-/// no zone or tags yet, so those are empty (a gateway may add its own).
+/// maker, model, zone and tags, firmware, SVN), its trust status and AR4SI trust vector. Point
+/// lookups only: the keys it reads are what a device's state proof covers
+/// (`GET /devices/{id}/state-proof`), so a gateway gets every one of these facts proved.
 pub fn cedar_facts(
     view: &dyn StateScan,
     device_id: &[u8],
@@ -361,6 +371,7 @@ pub fn cedar_facts(
     let model_name = record::<records::ModelRecord>(view, &keys::model(&d.model))?
         .map(|m| m.name)
         .unwrap_or_default();
+    let labels = labels(view, device_id)?;
     let v = &appraisal.vector;
     let status = match appraisal.status {
         proverka_trust::Status::Affirming => proverka_policy::TrustStatus::Affirming,
@@ -375,8 +386,8 @@ pub fn cedar_facts(
             maker: d.maker.clone(),
             model: hex::encode(d.model),
             model_name,
-            zone: None,
-            tags: Default::default(),
+            zone: labels.zone,
+            tags: labels.tags.into_iter().collect(),
             firmware: hex::encode(d.fw),
             svn: d.highest_svn.unwrap_or(0),
         },

@@ -427,6 +427,7 @@ pub mod keys {
     pub fn gov_open(subject: &Id) -> Vec<u8> {
         key(GOV_OPEN, &[subject])
     }
+    pub const LABELS: &[u8] = b"labels/";
 
     pub fn revoked(kid: &Id) -> Vec<u8> {
         key(REVOKED, &[kid])
@@ -522,6 +523,11 @@ pub mod keys {
     }
     pub fn idx_interaction_of(dev: &Id) -> Vec<u8> {
         key(IDX_INTERACTION, &[dev])
+    }
+    /// `labels/` ‖ SHA-256(device id): the zone and tags its owner gave it
+    /// (`labels::LabelsRecord`); absent when it has none.
+    pub fn labels(dev: &Id) -> Vec<u8> {
+        key(LABELS, &[dev])
     }
 }
 

@@ -10,7 +10,7 @@ use crate::genesis::{Genesis, GenesisError};
 use crate::idevid::Idevid;
 use crate::issuers::{state_key, IssuerRecord};
 use crate::records::{keys, ConstitutionRecord, Kid, OrgRecord, Role};
-use crate::{cedar, devices, firmware, interaction, kinds, orgs};
+use crate::{cedar, devices, firmware, interaction, kinds, labels, orgs};
 
 /// Read access to the ledger state as of the parent block. Untrusted nothing: the store behind
 /// it is local; a read error aborts the whole block (never read as "absent").
@@ -366,6 +366,7 @@ impl Rules {
             Some(kinds::REVOKE_DEVICE) => devices::revoke_device(ctx, signer, stmt),
             Some(kinds::CEDAR_POLICY) => cedar::register(ctx, signer, stmt),
             Some(kinds::INTERACTION) => interaction::register(ctx, signer, stmt),
+            Some(kinds::LABELS) => labels::register(ctx, signer, stmt),
             Some(kinds::EVIDENCE_BATCH) => devices::evidence_batch(ctx, signer, stmt, &self.limits),
             _ => Ok(()),
         }

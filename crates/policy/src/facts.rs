@@ -75,7 +75,7 @@ pub struct DeviceFacts {
 }
 
 /// The AR4SI trust vector of an attestation result: each claim's value, 0 = no claim.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TrustVector {
     pub instance_identity: i8,
     pub configuration: i8,

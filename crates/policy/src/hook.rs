@@ -15,8 +15,8 @@ use crate::judge::{judge, judge_with, Decision, JudgeError, OwnerPolicies, Verdi
 /// trusts it entirely. An attacker who controls the command can at most choose the sender
 /// (whose signature the verifier already checked), the action and the params.
 pub trait FactSource {
-    /// What the ledger says about a device.
-    fn device(&self, id: &DeviceId) -> Option<DeviceFacts>;
+    /// What the ledger says about a device (borrowed: judging a command copies nothing).
+    fn device(&self, id: &DeviceId) -> Option<&DeviceFacts>;
     /// The device's current AR4SI trust vector (all "no claim" if unknown).
     fn trust_vector(&self, id: &DeviceId) -> TrustVector;
     /// The owner's policy set in force, if it registered one.
@@ -30,6 +30,20 @@ pub trait FactSource {
         _recipient: &DeviceId,
         _build: &dyn Fn() -> Result<RequestEntities, JudgeError>,
     ) -> Option<Result<Arc<RequestEntities>, JudgeError>> {
+        None
+    }
+    /// The verdict of `request` (from `sender` to `recipient`), if the source keeps verdicts.
+    /// Cedar's answer is a pure function of the policy set, the two devices' entities and the
+    /// request — action, params, time, sender status and trust vector — so a source whose
+    /// facts and policies do not change may keep it per (pair, request), provided every one
+    /// of those is part of the key. `None` judges every command.
+    fn verdict(
+        &self,
+        _sender: &DeviceId,
+        _recipient: &DeviceId,
+        _request: &Request<'_>,
+        _judge: &dyn Fn() -> Result<Verdict, JudgeError>,
+    ) -> Option<Result<Verdict, JudgeError>> {
         None
     }
 }
@@ -54,29 +68,37 @@ impl<S: FactSource> CedarHook<S> {
         let Some(policies) = self.0.policies(&recipient.owner) else {
             return Err(format!("cedar {}: no policy set", recipient.owner));
         };
-        let head = format!("cedar {} v{}", policies.owner(), policies.version());
+        // Formatted only for a refusal: an allowed command allocates no text.
+        let head = || format!("cedar {} v{}", policies.owner(), policies.version());
         let Some(sender) = self.0.device(&cmd.sender) else {
-            return Err(format!("{head}: sender unknown to the ledger"));
+            return Err(format!("{}: sender unknown to the ledger", head()));
         };
         let Some(action) = Action::from_name(cmd.action.as_str()) else {
-            return Err(format!("{head}: action not in the policy vocabulary"));
+            return Err(format!("{}: action not in the policy vocabulary", head()));
         };
         let facts = Request {
-            sender: &sender,
-            recipient: &recipient,
+            sender,
+            recipient,
             action,
             now: request.now.0,
             sender_status: request.sender_status,
             sender_tv: self.0.trust_vector(&cmd.sender),
             params: &cmd.params,
         };
-        let build = || RequestEntities::new(&sender, &recipient);
-        let verdict = match self.0.entities(&cmd.sender, &cmd.recipient, &build) {
+        let build = || RequestEntities::new(sender, recipient);
+        let evaluate = || match self.0.entities(&cmd.sender, &cmd.recipient, &build) {
             Some(Ok(entities)) => judge_with(policies, &facts, &entities),
             Some(Err(e)) => Err(e),
             None => judge(policies, &facts),
         };
-        verdict.map_err(|e| format!("{head}: {e}"))
+        let verdict = match self
+            .0
+            .verdict(&cmd.sender, &cmd.recipient, &facts, &evaluate)
+        {
+            Some(kept) => kept,
+            None => evaluate(),
+        };
+        verdict.map_err(|e| format!("{}: {e}", head()))
     }
 }
 
@@ -91,7 +113,7 @@ impl<S: FactSource> PolicyHook for CedarHook<S> {
 }
 
 impl<T: FactSource + ?Sized> FactSource for &T {
-    fn device(&self, id: &DeviceId) -> Option<DeviceFacts> {
+    fn device(&self, id: &DeviceId) -> Option<&DeviceFacts> {
         (**self).device(id)
     }
     fn trust_vector(&self, id: &DeviceId) -> TrustVector {
@@ -107,5 +129,14 @@ impl<T: FactSource + ?Sized> FactSource for &T {
         build: &dyn Fn() -> Result<RequestEntities, JudgeError>,
     ) -> Option<Result<Arc<RequestEntities>, JudgeError>> {
         (**self).entities(sender, recipient, build)
+    }
+    fn verdict(
+        &self,
+        sender: &DeviceId,
+        recipient: &DeviceId,
+        request: &Request<'_>,
+        judge: &dyn Fn() -> Result<Verdict, JudgeError>,
+    ) -> Option<Result<Verdict, JudgeError>> {
+        (**self).verdict(sender, recipient, request, judge)
     }
 }

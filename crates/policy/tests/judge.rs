@@ -584,8 +584,8 @@ struct Snapshot {
 }
 
 impl FactSource for Snapshot {
-    fn device(&self, id: &DeviceId) -> Option<DeviceFacts> {
-        self.devices.get(id.as_bytes()).cloned()
+    fn device(&self, id: &DeviceId) -> Option<&DeviceFacts> {
+        self.devices.get(id.as_bytes())
     }
     fn trust_vector(&self, _: &DeviceId) -> TrustVector {
         self.tv
