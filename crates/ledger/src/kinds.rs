@@ -27,7 +27,7 @@ pub const INTERACTION: &str = "application/vnd.proverka.interaction+cbor";
 pub const LABELS: &str = "application/vnd.proverka.labels+cbor";
 
 /// Every content type with a rule, for documentation and tests.
-pub const ALL: [&str; 19] = [
+pub const ALL: [&str; 20] = [
     ISSUER,
     JOIN,
     VOTE,

@@ -65,6 +65,7 @@ fn city() -> City {
         checkpoint_vkey: "city.example/log+00000000+AQ".into(),
         issuers,
         governance_threshold: None,
+        validator_keys: Vec::new(),
     };
     let mut c = City {
         rules: Rules::new(&genesis).unwrap(),
@@ -113,9 +114,11 @@ impl City {
         let statement = self.sign(p, kind, payload);
         self.height += 1;
         self.now += 1000;
+        // Labels do not read the anchored roots (only evidence does).
         let ctx = BlockContext {
             height: self.height,
             time_ms: self.now,
+            anchor: None,
         };
         let d = self
             .rules
