@@ -33,6 +33,53 @@ pub struct Member {
     pub data_dir: PathBuf,
 }
 
+/// What `net.json` must hold (a user may have edited it): 1..=`MAX_LOCAL_VALIDATORS` members,
+/// each named by its 32-byte consensus key in hex, with a loopback API URL.
+fn check_members(members: &[Member]) -> Result<(), String> {
+    if !(1..=MAX_LOCAL_VALIDATORS).contains(&members.len()) {
+        return Err(format!(
+            "{} validators listed; a local network has 1..={MAX_LOCAL_VALIDATORS}",
+            members.len()
+        ));
+    }
+    for m in members {
+        if m.validator.len() != 64 || hex::decode(&m.validator).is_err() {
+            return Err(format!(
+                "validator {:?} is not a consensus key (64 hex characters)",
+                m.validator
+            ));
+        }
+        api_port(m)?;
+    }
+    Ok(())
+}
+
+/// The port of a member's `http://127.0.0.1:PORT` API URL.
+fn api_port(m: &Member) -> Result<u16, String> {
+    m.api
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("api {:?} is not http://127.0.0.1:PORT", m.api))
+}
+
+/// Refuses to start when a port of the network is taken (most often: the same network, or
+/// another one with the same `--base-port`, is already running).
+fn check_ports_free(members: &[Member]) -> Result<(), Failure> {
+    for m in members {
+        let api = SocketAddr::from(([127, 0, 0, 1], api_port(m).map_err(Failure::input)?));
+        for addr in [api, m.p2p] {
+            std::net::TcpListener::bind(addr).map_err(|e| {
+                Failure::input(format!(
+                    "port {} is not free ({e}): is this network, or another on the same \
+                     --base-port, already running?",
+                    addr.port()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// A running local network: the node processes, stopped when this is dropped.
 pub struct LocalNet {
     pub children: Vec<Option<Child>>,
@@ -44,7 +91,10 @@ pub fn prepare(dir: &Path, validators: usize, base_port: u16) -> Result<Vec<Memb
     let members_path = dir.join("net.json");
     if members_path.exists() {
         let bytes = std::fs::read(&members_path).map_err(Failure::input)?;
-        return serde_json::from_slice(&bytes)
+        let members: Vec<Member> = serde_json::from_slice(&bytes)
+            .map_err(|e| Failure::input(format!("{}: {e}", members_path.display())))?;
+        return check_members(&members)
+            .map(|()| members)
             .map_err(|e| Failure::input(format!("{}: {e}", members_path.display())));
     }
     if !(1..=MAX_LOCAL_VALIDATORS).contains(&validators) {
@@ -182,6 +232,7 @@ impl Drop for LocalNet {
 pub async fn up(dir: &Path, validators: usize, base_port: u16) -> Result<(), Failure> {
     let members = prepare(dir, validators, base_port)?;
     let exe = std::env::current_exe().map_err(Failure::input)?;
+    check_ports_free(&members)?;
     let mut net = start(&exe, dir, &members)?;
     println!(
         "proverka network of {} validators in {}",
@@ -193,7 +244,7 @@ pub async fn up(dir: &Path, validators: usize, base_port: u16) -> Result<(), Fai
             "  validator {i}  {}  p2p {}  key {}",
             m.api,
             m.p2p,
-            &m.validator[..16]
+            m.validator.get(..16).unwrap_or(&m.validator)
         );
     }
     println!("  genesis       {}", dir.join("genesis.json").display());
@@ -250,4 +301,49 @@ fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(validator: &str, api: &str) -> Member {
+        Member {
+            validator: validator.into(),
+            api: api.into(),
+            p2p: SocketAddr::from(([127, 0, 0, 1], 1)),
+            data_dir: PathBuf::from("v0"),
+        }
+    }
+
+    #[test]
+    fn an_edited_net_json_is_refused_with_the_reason_not_a_panic() {
+        let key = "ab".repeat(32);
+        assert_eq!(
+            check_members(&[member(&key, "http://127.0.0.1:7400")]),
+            Ok(())
+        );
+        let short = check_members(&[member("abcd", "http://127.0.0.1:7400")]).unwrap_err();
+        assert!(short.contains("not a consensus key"), "{short}");
+        let elsewhere = check_members(&[member(&key, "http://10.0.0.1:7400")]).unwrap_err();
+        assert!(
+            elsewhere.contains("not http://127.0.0.1:PORT"),
+            "{elsewhere}"
+        );
+        let none = check_members(&[]).unwrap_err();
+        assert!(none.contains("0 validators"), "{none}");
+    }
+
+    #[test]
+    fn a_taken_port_stops_net_up_before_any_node_starts() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let mut m = member(&"ab".repeat(32), &format!("http://127.0.0.1:{port}"));
+        m.p2p = SocketAddr::from(([127, 0, 0, 1], 0));
+        let refused = check_ports_free(&[m]).unwrap_err();
+        assert!(
+            format!("{refused:?}").contains(&format!("port {port} is not free")),
+            "{refused:?}"
+        );
+    }
 }

@@ -318,16 +318,8 @@ fn four_validators_certify_receipts_and_a_killed_validator_catches_up_losing_not
     let (status, cosigned) =
         http_get(&format!("{}/checkpoint/cosigned", net.members[VICTIM].api)).unwrap();
     assert_eq!(status, 200);
-    let entries = genesis.validator_entries();
-    let checkpoint_vkeys: Vec<&str> = entries.iter().map(|e| e.checkpoint_vkey.as_str()).collect();
-    let cosigner_vkeys: Vec<&str> = entries.iter().map(|e| e.cosigner_vkey.as_str()).collect();
-    let set = proverka_log::ValidatorSet {
-        origin: &genesis.origin,
-        receipt_keys: &[],
-        checkpoint_vkeys: &checkpoint_vkeys,
-        cosigner_vkeys: &cosigner_vkeys,
-        quorum: 3,
-    };
+    let set = proverka_node::cosign::validator_set(&genesis).unwrap();
+    assert_eq!(set.quorum, 3);
     let verified = proverka_log::verify_quorum_checkpoint(&cosigned, &set).unwrap();
     assert!(verified.cosignatures.len() >= 3);
 

@@ -15,15 +15,15 @@ use crate::receipt::{quorum_checkpoint_of, verify_receipt, ReceiptError, Verifie
 
 /// The public keys of a validator set, as a verifier holding only the genesis knows them.
 #[derive(Clone, Debug)]
-pub struct ValidatorSet<'a> {
+pub struct ValidatorSet {
     /// The log origin (first line of every checkpoint).
-    pub origin: &'a str,
+    pub origin: String,
     /// Receipt signing keys, one per validator.
-    pub receipt_keys: &'a [PublicKey],
+    pub receipt_keys: Vec<PublicKey>,
     /// Checkpoint note verifier keys (name = origin), one per validator.
-    pub checkpoint_vkeys: &'a [&'a str],
+    pub checkpoint_vkeys: Vec<String>,
     /// tlog-cosignature/v1 verifier keys, one per validator, distinct names.
-    pub cosigner_vkeys: &'a [&'a str],
+    pub cosigner_vkeys: Vec<String>,
     /// Cosignatures required.
     pub quorum: usize,
 }
@@ -58,11 +58,11 @@ pub struct CertifiedReceipt {
 pub fn verify_certified_receipt(
     receipt: &[u8],
     statement: &[u8],
-    set: &ValidatorSet<'_>,
+    set: &ValidatorSet,
 ) -> Result<CertifiedReceipt, CertifiedReceiptError> {
     let mut last = ReceiptError::BadSignature;
     let mut verified = None;
-    for key in set.receipt_keys {
+    for key in &set.receipt_keys {
         match verify_receipt(receipt, statement, key) {
             Ok(v) => {
                 verified = Some(v);
@@ -92,11 +92,12 @@ pub fn verify_certified_receipt(
 /// validator's checkpoint key, with at least `quorum` valid cosignatures of distinct members.
 pub fn verify_quorum_checkpoint(
     note: &[u8],
-    set: &ValidatorSet<'_>,
+    set: &ValidatorSet,
 ) -> Result<VerifiedCheckpoint, CertifiedReceiptError> {
     let mut last = CheckpointError::MissingSignature;
-    for vkey in set.checkpoint_vkeys {
-        match verify_cosigned_checkpoint(note, set.origin, vkey, set.cosigner_vkeys, set.quorum) {
+    let cosigners: Vec<&str> = set.cosigner_vkeys.iter().map(String::as_str).collect();
+    for vkey in &set.checkpoint_vkeys {
+        match verify_cosigned_checkpoint(note, &set.origin, vkey, &cosigners, set.quorum) {
             Ok(v) => return Ok(v),
             // Another validator's checkpoint key may have signed it: try the next one.
             Err(CheckpointError::MissingSignature) => {}

@@ -236,7 +236,7 @@ impl Shared {
                 }
             }
         }
-        let iat = (self.head().timestamp_ms / 1000) as i64;
+        let iat = (quorum.time_ms / 1000) as i64;
         let signed = proverka_log::sign_tree_head(
             &self.receipt_key,
             &self.genesis.origin,

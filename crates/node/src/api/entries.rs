@@ -83,10 +83,8 @@ async fn register_inner(
 /// receipt answered carries the committee's cosignatures; past the wait the receipt is the
 /// validator's alone and `GET /entries/{id}` serves the certified one later.
 async fn wait_for_quorum(s: &Shared, index: u64) {
-    let deadline = tokio::time::Instant::now() + CERTIFY_WAIT;
-    while !s.is_certified(index) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
+    let mut certified = s.cosigning.subscribe();
+    let _ = tokio::time::timeout(CERTIFY_WAIT, certified.wait_for(|size| index < *size)).await;
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
