@@ -94,7 +94,7 @@ pub enum OrgAction {
     },
     /// Propose a governance change as a governance member (exactly one of the options), and
     /// print the proposal id members vote on with `org vote`.
-    #[command(group(clap::ArgGroup::new("change").required(true).args(["remove_org", "remove_key", "threshold"])))]
+    #[command(group(clap::ArgGroup::new("change").required(true).args(["remove_org", "remove_key", "threshold", "add_validator", "remove_validator", "rotate_validator"])))]
     Propose {
         /// Remove this organisation: every active key revoked, its roles gone.
         #[arg(long, value_name = "ISS")]
@@ -105,6 +105,16 @@ pub enum OrgAction {
         /// Amend the vote threshold (1..=number of governance members).
         #[arg(long)]
         threshold: Option<u64>,
+        /// Add a validator from the next epoch boundary: its public keys as `proverka init`
+        /// wrote them (`DATA_DIR/keys/public.json`).
+        #[arg(long, value_name = "NODE_PUBLIC_JSON")]
+        add_validator: Option<PathBuf>,
+        /// Remove the validator with this consensus key (64 hex) from the next epoch boundary.
+        #[arg(long, value_name = "KEY")]
+        remove_validator: Option<String>,
+        /// Replace validator KEY's keys with those of another `keys/public.json`.
+        #[arg(long, value_name = "KEY=NODE_PUBLIC_JSON")]
+        rotate_validator: Option<String>,
         /// The member's private PEM key.
         #[arg(long)]
         key: PathBuf,
@@ -806,9 +816,7 @@ fn genesis(a: GenesisArgs) -> Result<(), Failure> {
     } = a;
     let mut publics = Vec::with_capacity(node_public.len());
     for path in node_public {
-        let public: NodePublic = serde_json::from_slice(&read(path)?)
-            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
-        publics.push(public);
+        publics.push(read_node_public(path)?);
     }
     let validator_keys =
         proverka_node::datadir::validator_keys_of(&publics).map_err(Failure::input)?;
@@ -923,25 +931,38 @@ async fn org(action: OrgAction) -> Result<(), Failure> {
             remove_org,
             remove_key,
             threshold,
+            add_validator,
+            remove_validator,
+            rotate_validator,
             key,
             iss,
             url,
         } => {
             use proverka_ledger::make;
             // clap's group guarantees exactly one is given.
-            let payload = match (remove_org, remove_key, threshold) {
-                (Some(org), None, None) => make::propose_remove_org(&org),
-                (None, Some(spec), None) => {
-                    let (org, kid) = spec.split_once('=').ok_or_else(|| {
-                        Failure::input("--remove-key: expected ISS=KID (KID: 64 hex digits)")
-                    })?;
-                    let mut id = [0u8; 32];
-                    hex::decode_to_slice(kid, &mut id)
-                        .map_err(|_| Failure::input("a key thumbprint is 64 hex digits"))?;
-                    make::propose_remove_key(org, &id)
-                }
-                (None, None, Some(n)) => make::propose_threshold(n),
-                _ => return Err(Failure::input("give exactly one change to propose")),
+            let payload = if let Some(org) = remove_org {
+                make::propose_remove_org(&org)
+            } else if let Some(spec) = remove_key {
+                let (org, kid) = spec.split_once('=').ok_or_else(|| {
+                    Failure::input("--remove-key: expected ISS=KID (KID: 64 hex digits)")
+                })?;
+                make::propose_remove_key(org, &parse_hash(kid)?)
+            } else if let Some(n) = threshold {
+                make::propose_threshold(n)
+            } else if let Some(file) = add_validator {
+                with_new_validator(&read_node_public(&file)?, make::propose_add_validator)?
+            } else if let Some(validator) = remove_validator {
+                make::propose_remove_validator(&parse_hash(&validator)?)
+            } else if let Some(spec) = rotate_validator {
+                let (old, file) = spec.split_once('=').ok_or_else(|| {
+                    Failure::input("--rotate-validator: expected KEY=NODE_PUBLIC_JSON")
+                })?;
+                let old = parse_hash(old)?;
+                with_new_validator(&read_node_public(Path::new(file))?, |v| {
+                    make::propose_rotate_validator(&old, v)
+                })?
+            } else {
+                return Err(Failure::input("give exactly one change to propose"));
             };
             let signer = read_private(&key)?;
             let stmt = sign(
@@ -1234,6 +1255,35 @@ fn parse_hash(s: &str) -> Result<[u8; 32], Failure> {
     hex::decode_to_slice(s, &mut out)
         .map_err(|_| Failure::input(format!("not a 32-byte hex hash: {s:?}")))?;
     Ok(out)
+}
+
+/// A validator's public keys as `proverka init` writes them.
+fn read_node_public(path: &Path) -> Result<NodePublic, Failure> {
+    serde_json::from_slice(&read(path)?)
+        .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+}
+
+/// Builds a validator-set change payload for the validator `public` describes.
+fn with_new_validator(
+    public: &NodePublic,
+    payload: impl FnOnce(&proverka_ledger::make::NewValidator) -> Vec<u8>,
+) -> Result<Vec<u8>, Failure> {
+    let bad = |what: &str| Failure::input(format!("node public keys: {what}"));
+    let consensus = parse_hash(&public.validator)?;
+    let receipt = hex::decode(&public.receipt_key)
+        .ok()
+        .and_then(|b| PublicKey::from_cose_key(&b).ok())
+        .ok_or_else(|| bad("receipt_key is not a hex COSE_Key"))?;
+    let cosigner = public
+        .cosigner_vkey
+        .as_deref()
+        .ok_or_else(|| bad("no cosigner_vkey (made by an older `proverka init`)"))?;
+    Ok(payload(&proverka_ledger::make::NewValidator {
+        consensus,
+        receipt_key: &receipt,
+        checkpoint_vkey: &public.checkpoint_vkey,
+        cosigner_vkey: cosigner,
+    }))
 }
 
 fn read_private(path: &Path) -> Result<PrivateKey, Failure> {

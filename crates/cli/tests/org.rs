@@ -125,3 +125,76 @@ fn an_applicant_joins_with_one_command_and_a_member_admits_it_with_one_vote() {
     assert!(err.contains("1..=1"), "{err}");
     node.stop();
 }
+
+#[test]
+fn governance_schedules_a_new_validator_with_one_proposal_and_one_vote() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_dev(&dir.path().join("node"));
+    let genesis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(node.dir.join("genesis.json")).unwrap()).unwrap();
+    let origin = genesis["origin"].as_str().unwrap();
+    // The new validator's operator makes its keys for this ledger's origin.
+    let newcomer = dir.path().join("v1");
+    let (code, _, err) = cli(&[
+        "init",
+        "--data-dir",
+        newcomer.to_str().unwrap(),
+        "--origin",
+        origin,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let public = newcomer.join("keys/public.json");
+    let keys: serde_json::Value = serde_json::from_slice(&std::fs::read(&public).unwrap()).unwrap();
+
+    let admin_pem = node.dir.join("dev-admin.key.pem");
+    let as_admin = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--key", admin_pem.to_str().unwrap(), "--iss", "dev-admin"]);
+        all.extend_from_slice(&["--url", &node.url]);
+        cli(&all)
+    };
+    let (code, out, err) = as_admin(&[
+        "org",
+        "propose",
+        "--add-validator",
+        public.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let proposal = out
+        .lines()
+        .find_map(|l| l.strip_prefix("proposal "))
+        .expect("prints the proposal id")
+        .to_owned();
+    let validators = || {
+        let (status, body) = http_get(&format!("{}/validators", node.url)).unwrap();
+        assert_eq!(status, 200);
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
+    assert_eq!(
+        validators()["scheduled"]["validators"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (code, _, err) = as_admin(&["org", "vote", &proposal]);
+    assert_eq!(code, 0, "{err}");
+    // Scheduled for the next epoch; the committee in force is still the genesis one.
+    let v = validators();
+    let scheduled = v["scheduled"]["validators"].as_array().unwrap();
+    assert_eq!(scheduled.len(), 2);
+    assert_eq!(scheduled[1]["validator"], keys["validator"]);
+    assert_eq!(scheduled[1]["cosigner_vkey"], keys["cosigner_vkey"]);
+    assert_eq!(v["scheduled"]["quorum"], 2);
+    assert_eq!(v["current"]["validators"].as_array().unwrap().len(), 1);
+    // The same validator again is refused with the reason (exit code 4).
+    let (code, _, err) = as_admin(&[
+        "org",
+        "propose",
+        "--add-validator",
+        public.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("already a validator"), "{err}");
+    node.stop();
+}

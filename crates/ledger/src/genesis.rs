@@ -191,21 +191,12 @@ impl Genesis {
                     "must follow `validators`",
                 ));
             }
-            decode_cose_key("validator_keys.receipt_key", &entry.receipt_key)?;
-            if vkey_name(&entry.checkpoint_vkey) != Some(self.origin.as_str()) {
+            check_validator_keys(entry, &self.origin)?;
+            if !names.insert(vkey_name(&entry.cosigner_vkey)) {
                 return Err(field(
-                    "validator_keys.checkpoint_vkey",
-                    "its key name must be the origin",
+                    "validator_keys.cosigner_vkey",
+                    "each needs a distinct key name",
                 ));
-            }
-            match vkey_name(&entry.cosigner_vkey) {
-                Some(name) if names.insert(name.to_owned()) => {}
-                _ => {
-                    return Err(field(
-                        "validator_keys.cosigner_vkey",
-                        "each needs a distinct key name",
-                    ))
-                }
             }
         }
         Ok(())
@@ -317,6 +308,29 @@ impl GenesisIssuer {
             admin: self.admin,
         })
     }
+}
+
+/// One validator's keys are well formed: a 32-byte consensus key in hex, a receipt key that
+/// decodes, a checkpoint key named by `origin`, a named cosigner key. (Genesis, and every
+/// validator-set change by governance, `validators.rs`.)
+pub(crate) fn check_validator_keys(keys: &ValidatorKeys, origin: &str) -> Result<(), GenesisError> {
+    if !hex::decode(&keys.validator).is_ok_and(|b| b.len() == 32) {
+        return Err(field("validator_keys.validator", "must be 32 bytes of hex"));
+    }
+    decode_cose_key("validator_keys.receipt_key", &keys.receipt_key)?;
+    if vkey_name(&keys.checkpoint_vkey) != Some(origin) {
+        return Err(field(
+            "validator_keys.checkpoint_vkey",
+            "its key name must be the origin",
+        ));
+    }
+    if vkey_name(&keys.cosigner_vkey).is_none() {
+        return Err(field(
+            "validator_keys.cosigner_vkey",
+            "must be a note verifier key <name>+<id>+<key>",
+        ));
+    }
+    Ok(())
 }
 
 fn decode_cose_key(name: &'static str, hex_key: &str) -> Result<PublicKey, GenesisError> {

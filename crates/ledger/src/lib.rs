@@ -28,6 +28,7 @@ pub mod payload;
 pub mod query;
 pub mod records;
 mod rules;
+pub mod validators;
 
 pub use anchors::{LogAnchor, MAX_ANCHORED_ROOTS, NONCE_ROOT_WINDOW_MS};
 pub use cedar::CEDAR_KIND;

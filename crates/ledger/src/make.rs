@@ -54,6 +54,45 @@ pub fn propose_threshold(threshold: u64) -> Vec<u8> {
     encode_map(vec![(1, text("threshold")), (4, uint(threshold))])
 }
 
+/// A validator's public keys as a validator-set change carries them.
+#[derive(Clone, Debug)]
+pub struct NewValidator<'a> {
+    /// Ed25519 consensus key.
+    pub consensus: [u8; 32],
+    pub receipt_key: &'a PublicKey,
+    /// C2SP note verifier keys; the checkpoint key's name is the log origin.
+    pub checkpoint_vkey: &'a str,
+    pub cosigner_vkey: &'a str,
+}
+
+fn validator_fields(v: &NewValidator) -> Vec<(u64, Value)> {
+    vec![
+        (6, bytes(&v.consensus)),
+        (7, bytes(&v.receipt_key.to_cose_key())),
+        (8, text(v.checkpoint_vkey)),
+        (9, text(v.cosigner_vkey)),
+    ]
+}
+
+/// `propose`: governance proposes adding a validator from the next epoch boundary.
+pub fn propose_add_validator(v: &NewValidator) -> Vec<u8> {
+    let mut fields = vec![(1, text("add-validator"))];
+    fields.extend(validator_fields(v));
+    encode_map(fields)
+}
+
+/// `propose`: governance proposes removing the validator with consensus key `validator`.
+pub fn propose_remove_validator(validator: &[u8; 32]) -> Vec<u8> {
+    encode_map(vec![(1, text("remove-validator")), (6, bytes(validator))])
+}
+
+/// `propose`: governance proposes replacing the keys of validator `replaces` with `v`'s.
+pub fn propose_rotate_validator(replaces: &[u8; 32], v: &NewValidator) -> Vec<u8> {
+    let mut fields = vec![(1, text("rotate-validator")), (10, bytes(replaces))];
+    fields.extend(validator_fields(v));
+    encode_map(fields)
+}
+
 /// `org-key` add.
 pub fn org_key_add(key: &PublicKey) -> Vec<u8> {
     encode_map(vec![(1, text("add")), (2, bytes(&key.to_cose_key()))])

@@ -10,6 +10,8 @@ use crate::records::{
     Role,
 };
 use crate::rules::{Rejection, Rules, Signer, StateError};
+use crate::validators;
+use crate::ValidatorKeys;
 
 /// A proposal (join or governance change) not decided within this time of block time lapses:
 /// votes on it are refused, and a governance proposal about the same subject may replace it
@@ -141,10 +143,21 @@ pub fn propose(
         "threshold" => GovAction::Threshold {
             threshold: f.uint(4).map_err(bad)?,
         },
+        "add-validator" => GovAction::AddValidator {
+            keys: validator_keys(&mut f).map_err(bad)?,
+        },
+        "remove-validator" => GovAction::RemoveValidator {
+            validator: hex::encode(f.bytes(6, 32, 32).map_err(bad)?),
+        },
+        "rotate-validator" => GovAction::RotateValidator {
+            replaces: hex::encode(f.bytes(10, 32, 32).map_err(bad)?),
+            keys: validator_keys(&mut f).map_err(bad)?,
+        },
         _ => {
             return Err(bad(PayloadError::Invalid {
                 label: 1,
-                reason: "action must be \"remove-key\", \"remove-org\" or \"threshold\"",
+                reason: "action must be \"remove-key\", \"remove-org\", \"threshold\", \
+                         \"add-validator\", \"remove-validator\" or \"rotate-validator\"",
             })
             .into())
         }
@@ -180,6 +193,34 @@ pub fn propose(
     };
     ctx.put_record(keys::gov_proposal(&ctx.entry), &record);
     Ok(())
+}
+
+/// Longest note verifier key accepted in a validator-set change (C2SP keys are ~100 bytes).
+const MAX_VKEY_BYTES: usize = 512;
+
+/// A validator's keys in a `propose` payload: consensus key (6), receipt key as a COSE_Key
+/// (7), checkpoint and cosigner note verifier keys (8, 9).
+fn validator_keys(f: &mut Fields) -> Result<ValidatorKeys, PayloadError> {
+    let validator = hex::encode(f.bytes(6, 32, 32)?);
+    let receipt_key = hex::encode(f.key(7)?.to_cose_key());
+    let mut vkey = |label, what| {
+        let v = f.text(label)?;
+        if v.len() > MAX_VKEY_BYTES {
+            return Err(PayloadError::Invalid {
+                label,
+                reason: what,
+            });
+        }
+        Ok(v)
+    };
+    let checkpoint_vkey = vkey(8, "checkpoint key longer than 512 bytes")?;
+    let cosigner_vkey = vkey(9, "cosigner key longer than 512 bytes")?;
+    Ok(ValidatorKeys {
+        validator,
+        receipt_key,
+        checkpoint_vkey,
+        cosigner_vkey,
+    })
 }
 
 fn lapsed(ctx: &Ctx, created_ms: u64) -> bool {
@@ -268,6 +309,11 @@ fn check_action(
                 .into());
             }
         }
+        GovAction::AddValidator { .. }
+        | GovAction::RemoveValidator { .. }
+        | GovAction::RotateValidator { .. } => {
+            validators::check(ctx, rules.genesis(), action)?;
+        }
         GovAction::Threshold { threshold } => {
             let members = constitution.members.len() as u64;
             if *threshold < 1 || *threshold > members {
@@ -330,6 +376,11 @@ fn carry_out(
         GovAction::Threshold { threshold } => {
             constitution.threshold = *threshold;
             ctx.put_record(keys::CONSTITUTION.to_vec(), &constitution);
+        }
+        GovAction::AddValidator { .. }
+        | GovAction::RemoveValidator { .. }
+        | GovAction::RotateValidator { .. } => {
+            validators::carry_out(ctx, rules.genesis(), action)?;
         }
     }
     Ok(())

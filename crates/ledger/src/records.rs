@@ -5,6 +5,8 @@
 //! [`crate::payload`] instead. Layout: `docs/registration.md` ("Ledger state").
 
 use serde::{Deserialize, Serialize};
+
+use crate::genesis::ValidatorKeys;
 use sha2::{Digest, Sha256};
 
 /// A 32-byte id: SHA-256 digest, entry id, key thumbprint or hashed name.
@@ -203,6 +205,15 @@ pub enum GovAction {
     RemoveOrg { iss: String },
     /// Amend the vote threshold (1..=number of governance members).
     Threshold { threshold: u64 },
+    /// Add a validator to the committee from the next epoch boundary (`validators.rs`).
+    AddValidator { keys: ValidatorKeys },
+    /// Remove a validator (by consensus key, hex) from the next epoch boundary.
+    RemoveValidator { validator: String },
+    /// Replace a validator's keys (`replaces`: its consensus key, hex) from the next boundary.
+    RotateValidator {
+        replaces: String,
+        keys: ValidatorKeys,
+    },
 }
 
 impl GovAction {
@@ -214,8 +225,16 @@ impl GovAction {
             }
             GovAction::RemoveOrg { iss } => hash_parts(&[b"remove-org", iss.as_bytes()]),
             GovAction::Threshold { .. } => hash_parts(&[b"threshold"]),
+            // One open change per validator: adding, removing or rotating the same key.
+            GovAction::AddValidator { keys } => validator_subject(&keys.validator),
+            GovAction::RemoveValidator { validator } => validator_subject(validator),
+            GovAction::RotateValidator { replaces, .. } => validator_subject(replaces),
         }
     }
+}
+
+fn validator_subject(validator: &str) -> Id {
+    hash_parts(&[b"validator", validator.to_ascii_lowercase().as_bytes()])
 }
 
 /// An open governance proposal (`propose`) with its votes.

@@ -133,7 +133,8 @@ pub enum Decision {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BlockDecision {
     /// Writes the block makes before its statements: recording its anchored log root
-    /// (`anchors::record`), at most 4.
+    /// (`anchors::record`, at most 4) and, at the last block of an epoch, handing the
+    /// validator set over (`validators::hand_over`, at most 2).
     pub prelude: Writes,
     /// One decision per statement of the block, in order.
     pub decisions: Vec<Decision>,
@@ -199,6 +200,8 @@ pub struct Rules {
     known: RwLock<HashMap<[u8; 32], IssuerRecord>>,
     limits: Limits,
     idevid: Idevid,
+    /// The genesis committee and origin, for validator-set changes (`validators.rs`).
+    genesis: Genesis,
 }
 
 impl Rules {
@@ -235,7 +238,13 @@ impl Rules {
             known: RwLock::default(),
             limits: Limits::default(),
             idevid: Idevid,
+            genesis: genesis.clone(),
         })
+    }
+
+    /// The genesis these rules were built from.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
     }
 
     /// The statement size and shape limits every node applies.
@@ -443,7 +452,8 @@ impl Rules {
         statements: &[Vec<u8>],
         cache: &dyn SignatureCache,
     ) -> Result<BlockDecision, StateError> {
-        let prelude = crate::anchors::record(view, &block)?;
+        let mut prelude = crate::anchors::record(view, &block)?;
+        prelude.extend(crate::validators::hand_over(view, &self.genesis, &block)?);
         let mut overlay: Overlay = prelude.iter().cloned().collect();
         let mut budget = MAX_BLOCK_STATE_WRITES.saturating_sub(prelude.len());
         let mut seen = BTreeSet::new();

@@ -75,3 +75,36 @@ async fn every_documented_operation_reaches_a_handler() {
     }
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dev_node_serves_its_genesis_committee_as_current_and_scheduled() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        dev: true,
+        genesis: None,
+        p2p: Default::default(),
+    })
+    .await
+    .unwrap();
+    let genesis = proverka_ledger::Genesis::from_bytes(
+        &std::fs::read(dir.path().join("genesis.json")).unwrap(),
+    )
+    .unwrap();
+    let url = format!("http://{}/validators", node.addr);
+    let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["epoch_blocks"], 10_000);
+    assert_eq!(v["current"]["epoch"], 0);
+    assert_eq!(v["current"]["quorum"], 1);
+    let members = v["current"]["validators"].as_array().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["validator"], genesis.validators[0].as_str());
+    assert_eq!(
+        members[0]["cosigner_vkey"],
+        genesis.validator_entries()[0].cosigner_vkey.as_str()
+    );
+    assert_eq!(v["scheduled"], v["current"], "no change was proposed");
+    node.shutdown().await;
+}

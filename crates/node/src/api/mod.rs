@@ -11,6 +11,7 @@ mod problem;
 mod proofs;
 mod state;
 mod tiles;
+mod validators;
 mod wellknown;
 
 use std::sync::Arc;
@@ -59,6 +60,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/advisories/{issuer}/{id}"),
     ("get", "/orgs/{iss}"),
     ("get", "/evidence-root"),
+    ("get", "/validators"),
     ("get", "/metrics"),
     ("get", "/health"),
 ];
@@ -90,6 +92,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/advisories/{issuer}/{id}", get(devices::advisory))
         .route("/orgs/{iss}", get(devices::org))
         .route("/evidence-root", get(devices::evidence_root))
+        .route("/validators", get(validators::list))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
