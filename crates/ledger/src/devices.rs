@@ -2,7 +2,7 @@
 
 use proverka_statement::{Limits, PublicKey, SignedStatement};
 
-use crate::anchors::{self, MAX_ANCHORED_ROOTS, NONCE_ROOT_WINDOW_MS};
+use crate::anchors::{self, NONCE_ROOT_WINDOW_MS};
 use crate::ctx::{Ctx, Fail, RuleResult};
 use crate::kinds;
 use crate::orgs::ensure_key_unused;
@@ -26,8 +26,9 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60_000;
 /// Evidence older than this at registration is refused: it could not make a device trusted
 /// under the loosest freshness window (the default, `docs/trust.md`).
 pub const MAX_EVIDENCE_AGE_MS: u64 = 24 * 3_600_000;
-/// Nonce length bounds of the payload format (`docs/device-trust.cddl`). The rules accept
-/// only a 32-byte log root the ledger anchored recently (`anchors`), which fits these bounds.
+/// Nonce length bounds of the payload format (`docs/device-trust.cddl`). The rules accept a
+/// 32-byte log root the ledger anchored recently (`anchors`) or a registered challenge of
+/// 16..=64 bytes (`challenges`), both within these bounds.
 pub const MIN_NONCE_BYTES: usize = 8;
 pub const MAX_NONCE_BYTES: usize = 64;
 /// Most evidence statements in one gateway batch.
@@ -409,7 +410,7 @@ pub fn evidence(
         return Err(Rejection::Decommissioned(hex::encode(&device.id)).into());
     }
     let now = ctx.block.time_ms;
-    check_nonce_root(ctx, &nonce)?;
+    check_nonce(ctx, &dev, &device, &nonce)?;
     let iat_ms = u64::try_from(stmt.issued_at())
         .map_err(|_| Rejection::Evidence("iat before 1970".into()))?
         .saturating_mul(1000);
@@ -463,31 +464,27 @@ pub fn evidence(
     Ok(())
 }
 
-/// The evidence nonce must be a log root the ledger anchored within the last
-/// [`NONCE_ROOT_WINDOW_MS`] (and still among the last [`MAX_ANCHORED_ROOTS`]): proof that the
-/// evidence was signed after that root existed, so it was neither precomputed nor kept for a
-/// later replay. Judged at block time, like everything else.
-fn check_nonce_root(ctx: &Ctx, nonce: &[u8]) -> RuleResult {
-    let Ok(root) = <[u8; 32]>::try_from(nonce) else {
-        return Err(Rejection::Evidence(format!(
-            "the nonce must be a 32-byte log root the ledger anchored recently \
-             (GET /evidence-root), not {} bytes",
-            nonce.len()
-        ))
-        .into());
-    };
-    let Some(anchored) = anchors::lookup(ctx, &root)? else {
-        return Err(Rejection::Evidence(format!(
-            "the nonce {} is not one of the last {MAX_ANCHORED_ROOTS} log roots the ledger \
-             anchored (unknown, or too old and forgotten)",
-            hex::encode(root)
-        ))
-        .into());
-    };
+/// The evidence nonce proves the evidence was signed recently: either a log root the ledger
+/// anchored within the last [`NONCE_ROOT_WINDOW_MS`] (and still among the last
+/// [`crate::MAX_ANCHORED_ROOTS`]), which cannot be known before the ledger made it, or a
+/// challenge the device's owner registered (`challenges`), used once. A kept root is judged as
+/// a root whatever else it might be, so nobody can turn the root everybody uses into a
+/// challenge for their own devices. Judged at block time, like everything else.
+fn check_nonce(ctx: &mut Ctx, dev: &Id, device: &DeviceRecord, nonce: &[u8]) -> RuleResult {
+    if let Ok(root) = <[u8; 32]>::try_from(nonce) {
+        if let Some(anchored) = anchors::lookup(ctx, &root)? {
+            return check_root_age(ctx, &anchored);
+        }
+    }
+    crate::challenges::redeem(ctx, dev, device, nonce)
+}
+
+fn check_root_age(ctx: &Ctx, anchored: &anchors::AnchoredRoot) -> RuleResult {
     let age = ctx.block.time_ms.saturating_sub(anchored.anchored_ms);
     if age > NONCE_ROOT_WINDOW_MS {
         return Err(Rejection::Evidence(format!(
-            "the nonce root was anchored {} s before this block (at most {} s)",
+            "the nonce root was anchored {} s before this block (at most {} s); fetch a new \
+             one (GET /evidence-root) or use a challenge registered by the device's owner",
             age / 1000,
             NONCE_ROOT_WINDOW_MS / 1000
         ))

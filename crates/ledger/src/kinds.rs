@@ -25,9 +25,10 @@ pub const REVOKE_DEVICE: &str = "application/vnd.proverka.revoke-device+cbor";
 pub const CEDAR_POLICY: &str = "application/vnd.proverka.cedar-policy+cbor";
 pub const INTERACTION: &str = "application/vnd.proverka.interaction+cbor";
 pub const LABELS: &str = "application/vnd.proverka.labels+cbor";
+pub const CHALLENGE: &str = "application/vnd.proverka.challenge+cbor";
 
 /// Every content type with a rule, for documentation and tests.
-pub const ALL: [&str; 20] = [
+pub const ALL: [&str; 21] = [
     ISSUER,
     JOIN,
     VOTE,
@@ -48,6 +49,7 @@ pub const ALL: [&str; 20] = [
     CEDAR_POLICY,
     INTERACTION,
     LABELS,
+    CHALLENGE,
 ];
 
 /// The rule-bearing content type of a statement, if it has one.

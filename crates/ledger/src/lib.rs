@@ -13,6 +13,7 @@
 
 pub mod anchors;
 mod cedar;
+pub mod challenges;
 mod ctx;
 mod devices;
 mod firmware;
@@ -32,6 +33,11 @@ pub mod validators;
 
 pub use anchors::{LogAnchor, MAX_ANCHORED_ROOTS, NONCE_ROOT_WINDOW_MS};
 pub use cedar::CEDAR_KIND;
+pub use challenges::{
+    ChallengeRefusal, DEFAULT_CHALLENGE_WINDOW_MS, MAX_CHALLENGE_DEVICES,
+    MAX_CHALLENGE_NONCE_BYTES, MAX_CHALLENGE_WINDOW_MS, MAX_OPEN_CHALLENGES,
+    MIN_CHALLENGE_NONCE_BYTES, MIN_CHALLENGE_WINDOW_MS,
+};
 pub use ctx::BlockContext;
 pub use devices::{
     MAX_CLOCK_SKEW_MS, MAX_DEVICE_ID_BYTES, MAX_EVIDENCE_AGE_MS, MAX_EVIDENCE_BATCH,

@@ -328,6 +328,19 @@ pub fn labels(device_id: &[u8], zone: Option<&str>, tags: &[&str]) -> Vec<u8> {
     encode_map(fields)
 }
 
+/// `challenge` (by the devices' owner): a random `nonce` (16..=64 bytes) its devices may put in
+/// their evidence, each once, within `window_ms` of registration (absent: the default, 1 h).
+pub fn challenge(nonce: &[u8], devices: &[&[u8]], window_ms: Option<u64>) -> Vec<u8> {
+    let mut fields = vec![
+        (1, bytes(nonce)),
+        (2, Value::Array(devices.iter().map(|d| bytes(d)).collect())),
+    ];
+    if let Some(w) = window_ms {
+        fields.push((3, uint(w)));
+    }
+    encode_map(fields)
+}
+
 /// `revoke-device` (by its maker), with an optional reason.
 pub fn revoke_device(device_id: &[u8], reason: Option<&str>) -> Vec<u8> {
     let mut fields = vec![(1, bytes(device_id))];

@@ -10,7 +10,7 @@ use crate::genesis::{Genesis, GenesisError};
 use crate::idevid::Idevid;
 use crate::issuers::{state_key, IssuerRecord};
 use crate::records::{keys, ConstitutionRecord, Kid, OrgRecord, Role};
-use crate::{cedar, devices, firmware, interaction, kinds, labels, orgs};
+use crate::{cedar, challenges, devices, firmware, interaction, kinds, labels, orgs};
 
 /// Read access to the ledger state as of the parent block. Untrusted nothing: the store behind
 /// it is local; a read error aborts the whole block (never read as "absent").
@@ -78,6 +78,9 @@ pub enum Rejection {
     Decommissioned(String),
     #[error("evidence refused: {0}")]
     Evidence(String),
+    /// Evidence whose nonce is no kept anchored root and no usable challenge (`challenges`).
+    #[error("evidence refused: {0}")]
+    Challenge(crate::challenges::ChallengeRefusal),
     #[error("IDevID certificate chain refused: {0}")]
     Idevid(String),
     #[error("batch item {index}: {reason}")]
@@ -376,6 +379,7 @@ impl Rules {
             Some(kinds::CEDAR_POLICY) => cedar::register(ctx, signer, stmt),
             Some(kinds::INTERACTION) => interaction::register(ctx, signer, stmt),
             Some(kinds::LABELS) => labels::register(ctx, signer, stmt),
+            Some(kinds::CHALLENGE) => challenges::register(ctx, signer, stmt),
             Some(kinds::EVIDENCE_BATCH) => devices::evidence_batch(ctx, signer, stmt, &self.limits),
             _ => Ok(()),
         }

@@ -934,10 +934,15 @@ fn evidence_naming_no_anchored_root_is_refused() {
             svn: 1,
             debug: 3,
         });
+        // Neither a kept root nor a registered challenge (`tests/challenges.rs`).
         let refused = c.submit(d.sign_at(EVIDENCE, &e, c.now));
-        assert!(
-            matches!(&refused, Err(Rejection::Evidence(m)) if m.contains("nonce")),
-            "{refused:?}"
+        assert_eq!(
+            refused,
+            Err(Rejection::Challenge(
+                proverka_ledger::ChallengeRefusal::Unknown {
+                    nonce: hex::encode(nonce)
+                }
+            ))
         );
     }
     assert!(c.device("dev-1").evidence.is_none());
@@ -1053,7 +1058,7 @@ fn the_ledger_keeps_the_last_k_anchored_roots_with_their_first_anchoring_time() 
     });
     let refused = c.submit(d.sign_at(EVIDENCE, &e, c.now));
     assert!(
-        matches!(&refused, Err(Rejection::Evidence(m)) if m.contains("last 4096")),
+        matches!(&refused, Err(r @ Rejection::Challenge(_)) if r.to_string().contains("last 4096")),
         "{refused:?}"
     );
     c.submit(c.evidence(&d, "dev-1", FW1, 1, c.now)).unwrap();

@@ -118,6 +118,18 @@ fn vectors() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("labels", make::labels(b"meter-000001", None, &[])),
         (
+            "challenge",
+            make::challenge(
+                b"0123456789abcdef",
+                &[b"meter-000001", b"meter-000002"],
+                Some(600_000),
+            ),
+        ),
+        (
+            "challenge",
+            make::challenge(&[0x5a; 32], &[b"meter-000001"], None),
+        ),
+        (
             "policy",
             make::policy(
                 Some(3_600_000),
@@ -193,6 +205,10 @@ fn the_cddl_check_catches_a_payload_of_the_wrong_shape() {
     assert!(conforms("evidence", &ev).is_ok());
     ev[0] = 0xa6; // claims one more pair than present: not CBOR any more
     assert!(conforms("evidence", &ev).is_err());
+    // A challenge nonce below 16 bytes, and a window over 24 h.
+    assert!(conforms("challenge", &make::challenge(&[1; 15], &[b"m"], None)).is_err());
+    let day_and_a_bit = make::challenge(&[1; 16], &[b"m"], Some(86_400_001));
+    assert!(conforms("challenge", &day_and_a_bit).is_err());
 }
 
 #[test]
@@ -233,6 +249,8 @@ evidence-batch 8241d241d2
 revoke-device a2014c6d657465722d3030303030310266636c6f6e6564
 labels a3014c6d657465722d30303030303102656e6f72746803826470756d706576616c7665
 labels a1014c6d657465722d303030303031
+challenge a301503031323334353637383961626364656602824c6d657465722d3030303030314c6d657465722d303030303032031a000927c0
+challenge a20158205a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a02814c6d657465722d303030303031
 policy a3011a0036ee80041a05265c0006f5
 cedar-policy a3016577617465720281826a7a6f6e652d6e6f727468785e7065726d6974287072696e636970616c2c20616374696f6e203d3d2050726f7665726b613a3a416374696f6e3a3a2261637475617465222c207265736f7572636520696e2050726f7665726b613a3a5a6f6e653a3a226e6f72746822293b0301
 interaction a70146d28440a0f640026464656e790381782d73656e64657220737461747573207761726e696e6720646f6573206e6f74206d6565742061666669726d696e67041a6a18a56405a2011829021b0000019e70460ab806677761726e696e6707a301657761746572020203816a7a6f6e652d6e6f727468

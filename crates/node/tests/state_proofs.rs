@@ -127,6 +127,12 @@ impl Harness {
         let (status, body) = self.get("/evidence-root").await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        // Judged at the latest block's time: a root just anchored is fresh, its age below 24 h.
+        let (anchored, now) = (v["anchored_ms"].as_u64(), v["ledger_time_ms"].as_u64());
+        assert!(anchored <= now && now.is_some(), "{v}");
+        assert_eq!(v["age_ms"].as_u64(), Some(now.unwrap() - anchored.unwrap()));
+        assert!(v["age_ms"].as_u64().unwrap() <= proverka_ledger::NONCE_ROOT_WINDOW_MS);
+        assert_eq!(v["fresh"], serde_json::json!(true), "{v}");
         hex::decode(v["root"].as_str().unwrap())
             .unwrap()
             .try_into()

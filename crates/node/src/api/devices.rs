@@ -404,7 +404,10 @@ pub async fn org(
 
 /// `GET /evidence-root`: the latest log root the ledger anchored, which a device puts (as 32
 /// raw bytes) in its evidence nonce. Evidence naming it registers until `valid_until_ms` (block
-/// time) while it stays among the last `kept` roots (`proverka_ledger::anchors`).
+/// time) while it stays among the last `kept` roots (`proverka_ledger::anchors`). `age_ms` and
+/// `fresh` are judged at the latest block's time: on an idle ledger the latest root keeps its
+/// first anchoring time and goes stale, and the device's owner registers a challenge instead
+/// (`docs/registration.md`, "Challenges").
 pub async fn evidence_root(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let result = (|| {
         let view = StoreView(&s.store);
@@ -414,18 +417,33 @@ pub async fn evidence_root(State(s): State<Arc<Shared>>, headers: HeaderMap) -> 
                 "no log root anchored yet: the first blocks are still to come",
             ));
         };
-        Ok(json!({
-            "root": hex::encode(root),
-            "log_size": anchored.log_size,
-            "anchored_ms": anchored.anchored_ms,
-            "height": anchored.height,
-            "valid_until_ms": anchored
-                .anchored_ms
-                .saturating_add(proverka_ledger::NONCE_ROOT_WINDOW_MS),
-            "kept": proverka_ledger::MAX_ANCHORED_ROOTS,
-        }))
+        let now = s.head().timestamp_ms;
+        Ok(root_json(&root, &anchored, now))
     })();
     respond(&headers, result)
+}
+
+/// The answer of `GET /evidence-root` for `root`, judged at ledger time `now_ms`.
+fn root_json(
+    root: &[u8; 32],
+    anchored: &proverka_ledger::anchors::AnchoredRoot,
+    now_ms: u64,
+) -> serde_json::Value {
+    let valid_until_ms = anchored
+        .anchored_ms
+        .saturating_add(proverka_ledger::NONCE_ROOT_WINDOW_MS);
+    json!({
+        "root": hex::encode(root),
+        "log_size": anchored.log_size,
+        "anchored_ms": anchored.anchored_ms,
+        "height": anchored.height,
+        "valid_until_ms": valid_until_ms,
+        "kept": proverka_ledger::MAX_ANCHORED_ROOTS,
+        "ledger_time_ms": now_ms,
+        "age_ms": now_ms.saturating_sub(anchored.anchored_ms),
+        // The rules accept a root at exactly `valid_until_ms` (`devices::check_root_age`).
+        "fresh": now_ms <= valid_until_ms,
+    })
 }
 
 fn view_get(view: &StoreView, key: &[u8]) -> Result<Option<Vec<u8>>, Problem> {

@@ -146,7 +146,9 @@ fn rejected(r: &Rejection) -> Problem {
         Rejection::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
         Rejection::Expired(_) => (StatusCode::GONE, "Expired"),
         Rejection::Decommissioned(_) => (StatusCode::CONFLICT, "Device decommissioned"),
-        Rejection::Evidence(_) => (StatusCode::BAD_REQUEST, "Evidence refused"),
+        Rejection::Evidence(_) | Rejection::Challenge(_) => {
+            (StatusCode::BAD_REQUEST, "Evidence refused")
+        }
         Rejection::Idevid(_) => (StatusCode::BAD_REQUEST, "IDevID chain refused"),
         Rejection::BatchItem { .. } => (StatusCode::BAD_REQUEST, "Batch item refused"),
         Rejection::Command(_) => (StatusCode::BAD_REQUEST, "Command refused"),
