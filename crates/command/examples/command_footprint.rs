@@ -303,9 +303,10 @@ fn verify_heap(world: &World) {
     );
 }
 
-/// Inputs anyone can send, refused before any signature check, that make the CBOR decoder
-/// build the largest value trees `MAX_COMMAND_BYTES` allows: every item is decoded into a
-/// `ciborium` `Value` before the envelope's structure is checked.
+/// Inputs anyone can send, refused before any signature check, that would make the CBOR
+/// decoder build the largest value trees `MAX_COMMAND_BYTES` allows. The structural pre-scan
+/// (`MAX_CBOR_ITEMS`) now refuses them as `Malformed(TooManyItems)` before any `Value` is
+/// built; before it, each cost 128 KiB.
 fn hostile_heap(world: &World) {
     let len = MAX_COMMAND_BYTES;
     // An array of one-byte items: header 0x99 + 2-byte count, then zeros.

@@ -8,7 +8,8 @@ use coset::cbor::value::Value;
 
 use crate::cbor;
 use crate::{
-    DeviceId, UnixSeconds, MAX_ACTION_BYTES, MAX_PARAMS, MAX_PARAM_KEY_BYTES, MAX_PARAM_TEXT_BYTES,
+    DeviceId, UnixSeconds, MAX_ACTION_BYTES, MAX_CBOR_DEPTH, MAX_CBOR_ITEMS, MAX_PARAMS,
+    MAX_PARAM_KEY_BYTES, MAX_PARAM_TEXT_BYTES,
 };
 
 /// Payload map keys (docs/command.cddl).
@@ -181,6 +182,13 @@ pub enum Field {
 pub enum Malformed {
     /// Not one well-formed CBOR data item (truncated, trailing bytes, invalid encoding).
     NotCbor,
+    /// CBOR containers nested deeper than [`MAX_CBOR_DEPTH`] (found before decoding).
+    TooDeep,
+    /// More than [`MAX_CBOR_ITEMS`] CBOR items in one decoded unit (found before decoding).
+    TooManyItems,
+    /// A string length or item count declared larger than the bytes that follow it (hostile or
+    /// truncated; found before decoding).
+    LengthBeyondInput,
     /// Not a CBOR tag: an untagged COSE_Sign1 is refused.
     NotTagged,
     /// A tag other than 18 (COSE_Sign1).
@@ -224,6 +232,11 @@ impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Malformed::NotCbor => f.write_str("not one well-formed CBOR item"),
+            Malformed::TooDeep => write!(f, "CBOR nested deeper than {MAX_CBOR_DEPTH}"),
+            Malformed::TooManyItems => write!(f, "more than {MAX_CBOR_ITEMS} CBOR items"),
+            Malformed::LengthBeyondInput => {
+                f.write_str("a CBOR length or count is larger than the input left")
+            }
             Malformed::NotTagged => f.write_str("not tagged (COSE_Sign1 tag 18 required)"),
             Malformed::WrongTag(t) => write!(f, "tag {t}, expected 18 (COSE_Sign1)"),
             Malformed::NotCoseSign1 => f.write_str("not a COSE_Sign1 structure"),
@@ -283,7 +296,7 @@ impl Command {
     /// Decodes a payload: one deterministic CBOR map with exactly keys 1–7, each within its
     /// limits, and `exp` after `iat`. The caller has bounded `bytes`.
     pub fn from_payload(bytes: &[u8]) -> Result<Self, Malformed> {
-        let value = cbor::decode(bytes).ok_or(Malformed::NotCbor)?;
+        let value = cbor::decode(bytes)?;
         // Re-encoding gives back the input only if every length and integer was in shortest
         // form and definite; key order is checked below.
         if cbor::encode(&value) != bytes {

@@ -31,12 +31,13 @@ impl Envelope {
     /// Splits a tagged COSE_Sign1 and checks its headers: protected {alg, content type, kid}
     /// and nothing else, unprotected empty, payload embedded.
     pub fn parse(bytes: &[u8]) -> Result<Self, Malformed> {
-        let value = cbor::decode(bytes).ok_or(Malformed::NotCbor)?;
+        let value = cbor::decode(bytes)?;
         let inner = match value {
             Value::Tag(COSE_SIGN1_TAG, inner) => *inner,
             Value::Tag(other, _) => return Err(Malformed::WrongTag(other)),
             _ => return Err(Malformed::NotTagged),
         };
+        check_protected_structure(&inner)?;
         let sign1 = CoseSign1::from_cbor_value(inner).map_err(|_| Malformed::NotCoseSign1)?;
         if !sign1.unprotected.is_empty() {
             return Err(Malformed::UnprotectedHeader);
@@ -75,6 +76,22 @@ impl Envelope {
             signature: sign1.signature,
             payload,
         })
+    }
+}
+
+/// coset decodes the protected header (a byte string holding a CBOR map) with ciborium itself,
+/// so its bytes get the same structural pre-scan as everything else first. An empty one means
+/// an empty map (RFC 9052 §3) and is left to coset; a shape that is not COSE_Sign1's is left
+/// to coset to refuse.
+fn check_protected_structure(sign1: &Value) -> Result<(), Malformed> {
+    match sign1 {
+        Value::Array(items) => match items.first() {
+            Some(Value::Bytes(protected)) if !protected.is_empty() => {
+                cbor::check_structure(protected)
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
     }
 }
 

@@ -104,6 +104,14 @@ pub use verify::{claimed_sender, open, verify, Reason, Verdict};
 /// Largest command envelope accepted, in bytes; longer input is refused before parsing. Every
 /// command within the field limits below fits in about 2.1 KiB.
 pub const MAX_COMMAND_BYTES: usize = 4096;
+/// Deepest nesting of CBOR containers (arrays, maps, tags, indefinite-length strings) in the
+/// envelope, its protected header or the payload; checked before any decoding. A valid command
+/// needs 3.
+pub const MAX_CBOR_DEPTH: usize = 8;
+/// Most CBOR items (every header: map keys and values, array elements, tags, string chunks) in
+/// each of the envelope, its protected header and the payload; checked before any decoding, so
+/// no decoder builds more than this many values. A command at every field limit needs 47.
+pub const MAX_CBOR_ITEMS: usize = 64;
 /// Device ids are 1 to this many bytes.
 pub const MAX_DEVICE_ID_BYTES: usize = 64;
 /// Action names are 1 to this many bytes.

@@ -91,8 +91,17 @@ fn malformed(bytes: &[u8]) -> Malformed {
 #[test]
 fn a_truncated_envelope_is_malformed() {
     let bytes = signed(1);
-    for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+    // Nothing, or a tag with nothing after it: no complete item header.
+    for cut in [0, 1] {
         assert_eq!(malformed(&bytes[..cut]), Malformed::NotCbor, "cut at {cut}");
+    }
+    // Cut inside a string: its declared length runs past the input (the pre-scan's refusal).
+    for cut in [bytes.len() / 2, bytes.len() - 1] {
+        assert_eq!(
+            malformed(&bytes[..cut]),
+            Malformed::LengthBeyondInput,
+            "cut at {cut}"
+        );
     }
 }
 
@@ -234,7 +243,10 @@ fn set(entries: &mut [(Value, Value)], key: i64, value: Value) {
 fn a_payload_that_is_not_a_map_is_malformed() {
     let bytes = sign_payload(&[0x80], &ed_key(), -19);
     assert_eq!(malformed(&bytes), Malformed::PayloadNotMap);
+    // A map header promising a pair that is not there.
     let bytes = sign_payload(&[0xa1], &ed_key(), -19);
+    assert_eq!(malformed(&bytes), Malformed::LengthBeyondInput);
+    let bytes = sign_payload(&[0xa1, 0x01, 0x1c], &ed_key(), -19);
     assert_eq!(malformed(&bytes), Malformed::NotCbor);
 }
 

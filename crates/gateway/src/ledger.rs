@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use proverka_command::DeviceId;
-use proverka_node::passport::MAX_PASSPORT_BYTES;
-use proverka_node::state_proof::MAX_BUNDLE_BYTES;
+use proverka_lightclient::passport::MAX_PASSPORT_BYTES;
+use proverka_lightclient::state_proof::MAX_BUNDLE_BYTES;
 
 use crate::MAX_SUBMIT_ANSWER_BYTES;
 
@@ -65,7 +65,7 @@ impl Ledger {
         self.get_cbor(&url, MAX_PASSPORT_BYTES).await
     }
 
-    /// A state proof bundle for `keys` (at most `proverka_node::state_proof::MAX_BUNDLE_KEYS`).
+    /// A state proof bundle for `keys` (at most `proverka_lightclient::state_proof::MAX_BUNDLE_KEYS`).
     pub async fn state_proof(&self, keys: &[Vec<u8>]) -> Result<Vec<u8>, LedgerError> {
         let query: Vec<String> = keys
             .iter()

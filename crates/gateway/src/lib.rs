@@ -61,7 +61,7 @@ pub const MAX_RECORDINGS_IN_FLIGHT: usize = 64;
 /// a problem document far less); a larger one is an error.
 pub const MAX_SUBMIT_ANSWER_BYTES: usize = 64 * 1024;
 /// Longest a snapshot may be used: a passport is accepted for at most 10 minutes after the
-/// block that certifies it (`proverka_node::passport::MAX_PASSPORT_AGE_MS`).
+/// block that certifies it (`proverka_lightclient::passport::MAX_PASSPORT_AGE_MS`).
 pub const MAX_SNAPSHOT_AGE_SECS: u64 = 600;
 /// Default snapshot bound.
 pub const DEFAULT_MAX_SNAPSHOT_AGE_SECS: u64 = 120;

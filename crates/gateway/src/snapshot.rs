@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use proverka_command::{DeviceId, SenderEntry, SenderRecord, Snapshot, TrustStatus, UnixSeconds};
-use proverka_node::passport::{command_sender, PassportError, PassportFacts};
+use proverka_lightclient::passport::{command_sender, PassportError, PassportFacts};
 use proverka_policy::{
     Action, DeviceFacts, FactSource, JudgeError, OwnerPolicies, Params, Request, RequestEntities,
     TrustVector, Verdict,
@@ -36,7 +36,7 @@ pub struct KnownDevice {
 }
 
 impl KnownDevice {
-    /// From a passport verified by `proverka_node::passport::verify`.
+    /// From a passport verified by `proverka_lightclient::passport::verify`.
     pub fn from_passport(
         facts: &PassportFacts,
         passport: Arc<Vec<u8>>,

@@ -15,8 +15,8 @@ use futures::stream::{self, StreamExt};
 use proverka_command::DeviceId;
 use proverka_ledger::records::keys;
 use proverka_ledger::{query, Genesis};
-use proverka_node::passport::{self, Passport};
-use proverka_node::state_proof::{self, ProvedView, StateProofBundle};
+use proverka_lightclient::passport::{self, Passport};
+use proverka_lightclient::state_proof::{self, ProvedView, StateProofBundle};
 use proverka_policy::OwnerPolicies;
 
 use crate::ledger::{Ledger, LedgerError};

@@ -1,0 +1,216 @@
+//! Trust passports: a device's current attestation result (an EAR signed by the ledger) together
+//! with the state proof of everything it was computed from, so that a gateway or a recipient
+//! device can check "this sender is trusted now" offline, with only the genesis file.
+//!
+//! Format (`docs/state.md`, "Trust passports"): CBOR `[1, ear: bstr, proof: bstr]`, where `ear`
+//! is a COSE_Sign1 EAR (content type `application/eat+cwt`) signed by the ledger's receipt key
+//! and `proof` a [`StateProofBundle`] for the device. The EAR's appraisal is made at the
+//! certifying block's time from exactly the proved records, so [`verify`] recomputes it
+//! byte for byte. A passport expires at the EAR's expiry or [`MAX_PASSPORT_AGE_MS`] after the
+//! certifying block, whichever is first.
+
+use proverka_ledger::records::{self, keys, DeviceRecord};
+use proverka_ledger::{query, Genesis};
+use proverka_statement::{Limits, PublicKey, SignedStatement};
+use proverka_trust::Appraisal;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::state_proof::{self, ProvedView, StateProofBundle};
+
+/// Format version written first in a passport.
+pub const PASSPORT_VERSION: u8 = 1;
+/// Longest a passport is accepted after the block that certifies its state (10 minutes): new
+/// advisories or revocations after that are not covered by it.
+pub const MAX_PASSPORT_AGE_MS: u64 = 10 * 60 * 1000;
+/// Largest encoded passport accepted by [`Passport::decode`]: its device proof (at most
+/// [`state_proof::MAX_BUNDLE_BYTES`]) plus room for the signed EAR, so a device of a model at
+/// its limits has a passport too.
+pub const MAX_PASSPORT_BYTES: usize = state_proof::MAX_BUNDLE_BYTES + 64 * 1024;
+
+/// The wire form (see the module docs).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Passport(pub u8, pub ByteBuf, pub ByteBuf);
+
+/// What a valid passport establishes about its device.
+#[derive(Clone, Debug)]
+pub struct PassportFacts {
+    /// The device record, as proved.
+    pub device: DeviceRecord,
+    /// The appraisal, recomputed from the proved records (equal to the signed EAR's).
+    pub appraisal: Appraisal,
+    /// What the recipient owner's Cedar policies see of the device (owner, maker, model, zone,
+    /// tags, firmware, status, trust vector), from the same proved records.
+    pub cedar: query::CedarFacts,
+    /// The finalized block that certifies the state it was computed from.
+    pub certified_height: u64,
+    /// That block's time (ms): the appraisal's time.
+    pub certified_ms: u64,
+    /// When the passport stops being acceptable (ms).
+    pub expires_ms: u64,
+}
+
+/// Why a passport is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PassportError {
+    #[error("passport of {0} bytes exceeds {MAX_PASSPORT_BYTES}")]
+    TooLarge(usize),
+    #[error("malformed passport: {0}")]
+    Malformed(String),
+    #[error("the genesis does not give a usable receipt key: {0}")]
+    Genesis(String),
+    #[error("state proof: {0}")]
+    Proof(#[from] state_proof::StateProofBundleError),
+    #[error("the proof does not hold device {0}")]
+    NoDevice(String),
+    #[error("EAR signature: {0}")]
+    EarSignature(String),
+    #[error("the EAR does not match the status recomputed from the proof")]
+    EarMismatch,
+    #[error("passport expired at {expires_ms} ms (now {now_ms} ms)")]
+    Expired { expires_ms: u64, now_ms: u64 },
+    #[error("passport from the future: certified at {certified_ms} ms, now {now_ms} ms")]
+    NotYetValid { certified_ms: u64, now_ms: u64 },
+}
+
+impl Passport {
+    /// Canonical CBOR encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail, and every field serializes.
+        let _ = ciborium::into_writer(self, &mut out);
+        out
+    }
+
+    /// Decodes a passport, bounded by [`MAX_PASSPORT_BYTES`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, PassportError> {
+        if bytes.len() > MAX_PASSPORT_BYTES {
+            return Err(PassportError::TooLarge(bytes.len()));
+        }
+        let p: Self =
+            ciborium::from_reader(bytes).map_err(|e| PassportError::Malformed(e.to_string()))?;
+        if p.0 != PASSPORT_VERSION {
+            return Err(PassportError::Malformed(format!("unknown version {}", p.0)));
+        }
+        Ok(p)
+    }
+}
+
+/// A device's record and appraisal from proved records only, at the certifying block's time:
+/// what the ledger signs into a passport's EAR and what [`verify`] recomputes.
+pub fn appraise_proved(
+    proved: &ProvedView,
+    certified_ms: u64,
+    device_id: &[u8],
+) -> Result<(DeviceRecord, Appraisal), PassportError> {
+    let found = query::device_status(proved, device_id, certified_ms)
+        .map_err(|e| PassportError::Malformed(e.to_string()))?;
+    found.ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))
+}
+
+/// Verifies a passport for `device_id` at `now_ms` with only the genesis file's bytes.
+pub fn verify(
+    genesis_bytes: &[u8],
+    passport: &Passport,
+    device_id: &[u8],
+    now_ms: u64,
+) -> Result<PassportFacts, PassportError> {
+    let genesis =
+        Genesis::from_bytes(genesis_bytes).map_err(|e| PassportError::Genesis(e.to_string()))?;
+    let receipt_key = genesis
+        .receipt_public_key()
+        .map_err(|e| PassportError::Genesis(e.to_string()))?;
+    let bundle = StateProofBundle::decode(&passport.2)?;
+    let verified = state_proof::verify(&Genesis::id(genesis_bytes), &genesis.validators, &bundle)?;
+    let proved = ProvedView::new(&verified);
+    // A proof about another device (a borrowed passport) does not even cover this one's key.
+    let device_key = keys::device(&records::device_hash(device_id));
+    if !proved.0.contains_key(&device_key) {
+        return Err(PassportError::NoDevice(hex::encode(device_id)));
+    }
+    let certified_ms = verified.certified_by.timestamp_ms;
+    let (device, appraisal) = appraise_proved(&proved, certified_ms, device_id)?;
+    let cedar = query::cedar_facts(&proved, device_id, certified_ms)
+        .map_err(|e| PassportError::Malformed(e.to_string()))?
+        .ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))?;
+    check_ear(
+        &passport.1,
+        &receipt_key,
+        &appraisal,
+        device_id,
+        &genesis.origin,
+    )?;
+    let expires_ms = appraisal
+        .expires_ms
+        .unwrap_or(u64::MAX)
+        .min(certified_ms.saturating_add(MAX_PASSPORT_AGE_MS));
+    if now_ms + proverka_ledger::MAX_CLOCK_SKEW_MS < certified_ms {
+        return Err(PassportError::NotYetValid {
+            certified_ms,
+            now_ms,
+        });
+    }
+    if now_ms >= expires_ms {
+        return Err(PassportError::Expired { expires_ms, now_ms });
+    }
+    Ok(PassportFacts {
+        device,
+        appraisal,
+        cedar,
+        certified_height: verified.certified_by.height,
+        certified_ms,
+        expires_ms,
+    })
+}
+
+/// The EAR must be signed by the ledger's receipt key and carry exactly the claims of the
+/// recomputed appraisal.
+fn check_ear(
+    ear: &[u8],
+    receipt_key: &PublicKey,
+    appraisal: &Appraisal,
+    device_id: &[u8],
+    origin: &str,
+) -> Result<(), PassportError> {
+    let statement = SignedStatement::parse(ear, &Limits::default())
+        .map_err(|e| PassportError::EarSignature(e.to_string()))?;
+    statement
+        .verify(receipt_key)
+        .map_err(|e| PassportError::EarSignature(e.to_string()))?;
+    let expected = proverka_trust::ear_claims(appraisal, &hex::encode(device_id), origin)
+        .map_err(|e| PassportError::Malformed(e.to_string()))?;
+    if statement.payload() != expected.as_slice() {
+        return Err(PassportError::EarMismatch);
+    }
+    Ok(())
+}
+
+/// A gateway's view of a verified passport, for the edge command verifier
+/// (`proverka_command::MemorySnapshot`): the sender's current key, whether it is revoked
+/// (identity revoked or decommissioned), its status and until when it holds.
+pub fn command_sender(
+    facts: &PassportFacts,
+) -> Result<(proverka_command::DeviceId, proverka_command::SenderRecord), PassportError> {
+    use proverka_command::{DeviceId, SenderRecord, TrustStatus, UnixSeconds};
+    let malformed = |what: &str| PassportError::Malformed(format!("device {what}"));
+    let id = DeviceId::new(facts.device.id.clone()).map_err(|_| malformed("id"))?;
+    let key = proverka_ledger::interaction::command_key(&facts.device.key)
+        .map_err(|e| malformed(&format!("key: {e}")))?;
+    let status = match facts.appraisal.status.as_str() {
+        "affirming" => TrustStatus::Affirming,
+        "warning" => TrustStatus::Warning,
+        "contraindicated" => TrustStatus::Contraindicated,
+        _ => TrustStatus::None,
+    };
+    let revoked =
+        facts.device.identity_revoked_ms.is_some() || facts.device.decommissioned_ms.is_some();
+    Ok((
+        id,
+        SenderRecord {
+            key,
+            revoked,
+            status,
+            status_expires_at: UnixSeconds(facts.expires_ms / 1000),
+        },
+    ))
+}
