@@ -6,6 +6,7 @@ use crate::block::{
     block_context, Anchor, Block, ChainBlock, MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES,
     MAX_STATEMENT_BYTES_PER_BLOCK,
 };
+use crate::engine::Handover;
 use commonware_actor::Feedback;
 use commonware_consensus::{
     marshal::{ancestry::Ancestry, Update},
@@ -76,6 +77,19 @@ pub trait Application: Clone + Send + Sync + 'static {
     /// from a Byzantine member: check everything. Must return quickly. Default: ignored.
     fn gossip(&self, from: [u8; 32], message: &[u8]) {
         let _ = (from, message);
+    }
+
+    /// The committee of `epoch` (raw Ed25519 consensus keys), as decided by the blocks this
+    /// application applied; `None` means the genesis committee ([`crate::Config::committee`]).
+    ///
+    /// Called for epoch `e + 1` right after [`Application::finalized`] accepted the last block
+    /// of epoch `e` (heights `e * epoch_blocks ..= (e + 1) * epoch_blocks - 1`), and at start-up
+    /// for the epoch being resumed and the one before it. Must be deterministic in the applied
+    /// blocks — every validator must name the same committee — and keep answering for past
+    /// epochs. Default: the genesis committee for ever.
+    fn committee(&self, epoch: u64) -> Option<Vec<[u8; 32]>> {
+        let _ = epoch;
+        None
     }
 }
 
@@ -444,8 +458,13 @@ const MAX_DELIVERY_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Hands finalized blocks to `Application::finalized` one at a time, in the order marshal
 /// reports them, acknowledging each only after the application returned `Ok`.
-pub(crate) async fn deliver<E, A>(runtime: E, app: A, shared: Arc<Shared>, mut blocks: Blocks)
-where
+pub(crate) async fn deliver<E, A>(
+    runtime: E,
+    app: A,
+    shared: Arc<Shared>,
+    mut blocks: Blocks,
+    handover: Handover,
+) where
     E: Spawner + Clock,
     A: Application,
 {
@@ -474,6 +493,7 @@ where
             runtime.sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_DELIVERY_BACKOFF);
         }
+        handover.after_applied(&app, height, block.digest().0);
         Shared::set_max(&shared.applied, height);
         Shared::set_max(&shared.tip, height);
         ack.acknowledge();

@@ -1,5 +1,6 @@
 //! Wires one validator: buffered broadcast, marshal (with its archives and backfill resolver)
-//! and simplex, around our [`Application`].
+//! and one simplex engine per epoch (started and stopped by [`EpochEngines`]), around our
+//! [`Application`].
 //!
 //! Generic over the runtime context and the p2p transport, so the same wiring runs on tokio with
 //! `p2p::authenticated::lookup` in production and on the deterministic runtime with
@@ -8,6 +9,7 @@
 use crate::{
     app::{deliver, Application, Delivery, LedgerApp, Shared},
     block::{Block, ChainBlock},
+    epochs::{on_foreign_epoch, Boundaries, Schemes, Transition},
 };
 use commonware_broadcast::buffered;
 use commonware_codec::Encode;
@@ -26,11 +28,12 @@ use commonware_consensus::{
     },
     types::{Epoch, FixedEpocher, Height, ViewDelta},
 };
-use commonware_cryptography::{
-    certificate::{ConstantProvider, Verifier as _},
-    ed25519, sha256, Digested, Digestible,
+use commonware_cryptography::{certificate::Verifier as _, ed25519, sha256, Digested, Digestible};
+use commonware_macros::select;
+use commonware_p2p::{
+    utils::mux::{self, Builder as _, MuxHandle, Muxer},
+    Blocker, Provider, Receiver, Recipients, Sender,
 };
-use commonware_p2p::{Blocker, Provider, Receiver, Recipients, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{
     buffer::paged::CacheRef, Clock, Handle, Metrics, Quota, Spawner, Storage,
@@ -84,7 +87,10 @@ pub(crate) struct Channels<S, R> {
 pub(crate) fn max_message_size(participants: u32) -> u32 {
     commonware_p2p::max_message_size(&[
         MAX_GOSSIP_BYTES,
-        simplex::max_payload_size::<Scheme, sha256::Digest>(participants),
+        // Votes, certificates and their resolver travel on per-epoch subchannels.
+        mux::prefixed(simplex::max_payload_size::<Scheme, sha256::Digest>(
+            participants,
+        )),
         marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(participants, &()),
     ])
 }
@@ -124,7 +130,10 @@ impl Timing {
 /// What one validator needs besides its runtime, transport and application.
 pub(crate) struct EngineConfig {
     pub signer: ed25519::PrivateKey,
+    /// The committee of epoch 0 (later ones come from [`Application::committee`]).
     pub committee: Set<ed25519::PublicKey>,
+    /// Heights per epoch; committees change only between epochs.
+    pub epoch_blocks: NonZeroU64,
     pub namespace: Vec<u8>,
     pub genesis: Block,
     /// Prefix of every storage partition (journals and archives) of this validator.
@@ -151,9 +160,6 @@ const CONSENSUS_VIEW_RETENTION: u64 = 256;
 const MARSHAL_VIEW_RETENTION: u64 = 2_560;
 const MAX_REPAIR: NonZeroUsize = NZUsize!(16);
 pub(crate) const MAX_PENDING_ACKS: NonZeroUsize = NZUsize!(16);
-/// One epoch for the whole chain until committees change (a later issue): marshal's epocher
-/// then re-proposes the last block of an epoch, which this length puts out of reach.
-const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
 
 type Marshaled<E, A> = Deferred<E, Scheme, LedgerApp<A>, ChainBlock, FixedEpocher>;
 type Mailbox = MarshalMailbox<Scheme, Standard<ChainBlock>>;
@@ -225,6 +231,7 @@ where
     let EngineConfig {
         signer,
         committee,
+        epoch_blocks,
         namespace,
         genesis,
         partition_prefix: prefix,
@@ -234,8 +241,9 @@ where
         use commonware_cryptography::Signer as _;
         signer.public_key()
     };
-    let scheme = Scheme::signer(&namespace, committee, signer)
-        .expect("the validator key is a member of the committee");
+    let boundaries = Boundaries::new(epoch_blocks);
+    let schemes = Schemes::new(&namespace, signer, committee.clone());
+    schemes.register(0, committee);
 
     // Blocks travel whole between validators (buffered broadcast).
     let (buffer, buffer_mailbox) = buffered::Engine::new(
@@ -278,8 +286,8 @@ where
         finalizations,
         blocks,
         marshal::Config {
-            provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
-            epocher: FixedEpocher::new(EPOCH_LENGTH),
+            provider: schemes.clone(),
+            epocher: boundaries.epocher(),
             start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
             partition_prefix: format!("{prefix}-marshal"),
             mailbox_size: MAILBOX_SIZE,
@@ -297,7 +305,8 @@ where
     )
     .await;
     let processed = floor.processed().map(|p: Processed| p.height().get());
-    info!(?processed, "marshal restored");
+    let epoch = boundaries.current(processed);
+    info!(?processed, epoch, "marshal restored");
 
     // The ledger, behind marshal's deferred-verification wrapper.
     let shared = Arc::new(Shared::new(processed));
@@ -305,39 +314,7 @@ where
         context.child("marshaled"),
         LedgerApp::new(app.clone(), shared.clone(), timing.max_idle),
         mailbox.clone(),
-        FixedEpocher::new(EPOCH_LENGTH),
-    );
-
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<sha256::Sha256>::default(),
-            blocker: blocker.clone(),
-            automaton: marshaled.clone(),
-            relay: marshaled.clone(),
-            reporter: marshaled,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex-epoch-0"),
-            mailbox_size: MAILBOX_SIZE,
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
-            replay_buffer: REPLAY_BUFFER,
-            write_buffer: WRITE_BUFFER,
-            page_cache,
-            leader_timeout: timing.leader_timeout,
-            certification_timeout: timing.certification_timeout,
-            timeout_retry: timing.timeout_retry,
-            view_retention: ViewDelta::new(CONSENSUS_VIEW_RETENTION),
-            skip: SkipPolicy::Enabled {
-                timeout: timing.skip_timeout,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NonZeroDuration::new_panic(timing.fetch_timeout),
-            fetch_retry_delay: timing.fetch_retry_delay,
-            forward: ForwardPolicy::SilentLeader,
-            track_historical_votes: false,
-        },
+        boundaries.epocher(),
     );
 
     // Backfill of missing finalized blocks and certificates from peers.
@@ -346,7 +323,7 @@ where
         marshal_resolver::Config {
             public_key,
             peer_provider: peers,
-            blocker,
+            blocker: blocker.clone(),
             mailbox_size: MAILBOX_SIZE,
             fetch_timeout: NonZeroDuration::new_panic(timing.fetch_timeout),
             fetch_retry_delay: timing.fetch_retry_delay,
@@ -356,23 +333,68 @@ where
         channels.backfill,
     );
 
-    // Finalized blocks flow marshal -> Delivery -> deliver() -> Application::finalized.
+    // Finalized blocks flow marshal -> Delivery -> deliver() -> Application::finalized; the
+    // last block of an epoch also announces the next committee to the epoch engines.
     let app_for_gossip = app.clone();
-    let (delivery, blocks) = Delivery::new(shared.clone());
+    let (delivery, finalized) = Delivery::new(shared.clone());
+    let (transitions, transitions_in) = mpsc::unbounded();
     context.child("delivery").spawn({
-        let shared = shared.clone();
-        move |context| deliver(context, app, shared, blocks)
+        let (shared, app, schemes) = (shared.clone(), app.clone(), schemes.clone());
+        move |context| {
+            deliver(
+                context,
+                app,
+                shared,
+                finalized,
+                Handover {
+                    boundaries,
+                    schemes,
+                    transitions,
+                },
+            )
+        }
     });
 
     // Start order follows the dependencies: the buffer and marshal must be able to take
     // requests before consensus replays its journal.
     buffer.start(channels.blocks);
     actor.start(delivery, buffer_mailbox, resolver);
-    let consensus = engine.start(
+
+    // The epoch this validator resumes in: its committee, from the state the application
+    // applied, and its floor, the previous epoch's last block.
+    let floor = if epoch == 0 {
+        genesis_digest
+    } else {
+        schemes.register(epoch - 1, schemes.committee_of(&app, epoch - 1));
+        schemes.register(epoch, schemes.committee_of(&app, epoch));
+        let last = boundaries
+            .last(epoch - 1)
+            .expect("a previous epoch has a last block");
+        mailbox
+            .get_block(Height::new(last))
+            .await
+            .expect("the previous epoch's last block was applied, so it is stored")
+            .digest()
+    };
+    let engines = EpochEngines::new(
+        context.child("epochs"),
+        EpochParts {
+            marshaled,
+            marshal: mailbox.clone(),
+            blocker,
+            schemes,
+            boundaries,
+            timing,
+            prefix,
+            page_cache,
+        },
         channels.votes,
         channels.certificates,
         channels.consensus_resolver,
     );
+    let consensus = context
+        .child("orchestrator")
+        .spawn(move |_| engines.run(epoch, floor, transitions_in));
 
     let (queries, requests) = mpsc::unbounded();
     context
@@ -395,6 +417,210 @@ where
         queries,
         consensus,
         gossip,
+    }
+}
+
+/// What the delivery task needs to hand consensus over at an epoch boundary.
+pub(crate) struct Handover {
+    pub boundaries: Boundaries,
+    pub schemes: Schemes,
+    pub transitions: mpsc::UnboundedSender<Transition>,
+}
+
+impl Handover {
+    /// Called once `block` is durably applied, before marshal hears of it: if it closes an
+    /// epoch, the next committee is read from the application's state and registered (so
+    /// marshal can check the next epoch's certificates), and the engines are told to switch.
+    pub(crate) fn after_applied(&self, app: &impl Application, height: u64, digest: [u8; 32]) {
+        let Some(next) = self.boundaries.next_after(height) else {
+            return;
+        };
+        self.schemes
+            .register(next, self.schemes.committee_of(app, next));
+        let _ = self.transitions.unbounded_send(Transition {
+            epoch: next,
+            floor: digest,
+        });
+    }
+}
+
+/// What every epoch's simplex engine shares.
+struct EpochParts<E, A, B>
+where
+    E: Spawner + Clock + Storage + Metrics + CryptoRng,
+    A: Application,
+{
+    marshaled: Marshaled<E, A>,
+    marshal: Mailbox,
+    blocker: B,
+    schemes: Schemes,
+    boundaries: Boundaries,
+    timing: Timing,
+    prefix: String,
+    page_cache: CacheRef,
+}
+
+type Backup =
+    commonware_utils::channel::mpsc::Receiver<(u64, commonware_p2p::Message<ed25519::PublicKey>)>;
+
+/// Runs one simplex engine at a time, the one of the current epoch, and replaces it when the
+/// delivery task reports a boundary.
+struct EpochEngines<E, A, B, S>
+where
+    E: Spawner + Clock + Storage + Metrics + CryptoRng,
+    A: Application,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+{
+    context: E,
+    parts: EpochParts<E, A, B>,
+    votes: MuxHandle<S>,
+    certificates: MuxHandle<S>,
+    resolver: MuxHandle<S>,
+    vote_backup: Backup,
+    certificate_backup: Backup,
+}
+
+impl<E, A, B, S> EpochEngines<E, A, B, S>
+where
+    E: Spawner + Clock + Storage + Metrics + CryptoRng,
+    A: Application,
+    B: Blocker<PublicKey = ed25519::PublicKey>,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+{
+    fn new<R>(
+        context: E,
+        parts: EpochParts<E, A, B>,
+        votes: (S, R),
+        certificates: (S, R),
+        resolver: (S, R),
+    ) -> Self
+    where
+        R: Receiver<PublicKey = ed25519::PublicKey>,
+    {
+        let (mux, votes, vote_backup) =
+            Muxer::builder(context.child("votes_mux"), votes.0, votes.1)
+                .with_backup()
+                .build();
+        mux.start();
+        let (mux, certificates, certificate_backup) = Muxer::builder(
+            context.child("certificates_mux"),
+            certificates.0,
+            certificates.1,
+        )
+        .with_backup()
+        .build();
+        mux.start();
+        let (mux, resolver) = Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
+        mux.start();
+        Self {
+            context,
+            parts,
+            votes,
+            certificates,
+            resolver,
+            vote_backup,
+            certificate_backup,
+        }
+    }
+
+    /// Runs the engine of `epoch` from `floor`, then of every later epoch as boundaries are
+    /// applied; returns if an engine stops on its own or the channels close.
+    async fn run(
+        mut self,
+        mut epoch: u64,
+        floor: sha256::Digest,
+        mut transitions: mpsc::UnboundedReceiver<Transition>,
+    ) {
+        let Some(mut engine) = self.enter(epoch, floor).await else {
+            return;
+        };
+        loop {
+            select! {
+                transition = transitions.next() => {
+                    let Some(Transition { epoch: next, floor }) = transition else {
+                        break;
+                    };
+                    if next <= epoch {
+                        continue;
+                    }
+                    engine.abort();
+                    epoch = next;
+                    engine = match self.enter(epoch, sha256::Digest::from(floor)).await {
+                        Some(engine) => engine,
+                        None => break,
+                    };
+                },
+                message = self.vote_backup.recv() => {
+                    let Some((theirs, (from, _))) = message else { break };
+                    on_foreign_epoch(self.parts.boundaries, epoch, theirs, from, &self.parts.marshal);
+                },
+                message = self.certificate_backup.recv() => {
+                    let Some((theirs, (from, _))) = message else { break };
+                    on_foreign_epoch(self.parts.boundaries, epoch, theirs, from, &self.parts.marshal);
+                },
+                _ = &mut engine => {
+                    info!(epoch, "consensus engine stopped");
+                    break;
+                },
+            }
+        }
+    }
+
+    /// Starts the simplex engine of `epoch` on its own subchannels and journal.
+    async fn enter(&mut self, epoch: u64, floor: sha256::Digest) -> Option<Handle<()>> {
+        let (votes, certificates, resolver) = match (
+            self.votes.register(epoch).await,
+            self.certificates.register(epoch).await,
+            self.resolver.register(epoch).await,
+        ) {
+            (Ok(v), Ok(c), Ok(r)) => (v, c, r),
+            _ => {
+                info!(
+                    epoch,
+                    "p2p channels closed; not starting the epoch's engine"
+                );
+                return None;
+            }
+        };
+        let parts = &self.parts;
+        let scheme = parts
+            .schemes
+            .engine_scheme(epoch)
+            .expect("an epoch's committee is registered before its engine starts");
+        let timing = parts.timing;
+        let engine = simplex::Engine::new(
+            self.context.child("simplex").with_attribute("epoch", epoch),
+            simplex::Config {
+                scheme,
+                elector: RoundRobin::<sha256::Sha256>::default(),
+                blocker: parts.blocker.clone(),
+                automaton: parts.marshaled.clone(),
+                relay: parts.marshaled.clone(),
+                reporter: parts.marshaled.clone(),
+                strategy: Sequential,
+                partition: format!("{}-simplex-epoch-{epoch}", parts.prefix),
+                mailbox_size: MAILBOX_SIZE,
+                epoch: Epoch::new(epoch),
+                floor: simplex::Floor::Genesis(floor),
+                replay_buffer: REPLAY_BUFFER,
+                write_buffer: WRITE_BUFFER,
+                page_cache: parts.page_cache.clone(),
+                leader_timeout: timing.leader_timeout,
+                certification_timeout: timing.certification_timeout,
+                timeout_retry: timing.timeout_retry,
+                view_retention: ViewDelta::new(CONSENSUS_VIEW_RETENTION),
+                skip: SkipPolicy::Enabled {
+                    timeout: timing.skip_timeout,
+                    budget: SkipBudget::Participants,
+                },
+                fetch_timeout: NonZeroDuration::new_panic(timing.fetch_timeout),
+                fetch_retry_delay: timing.fetch_retry_delay,
+                forward: ForwardPolicy::SilentLeader,
+                track_historical_votes: false,
+            },
+        );
+        info!(epoch, "starting the epoch's consensus engine");
+        Some(engine.start(votes, certificates, resolver))
     }
 }
 

@@ -20,6 +20,7 @@
 mod app;
 mod block;
 mod engine;
+mod epochs;
 mod finality;
 mod key;
 mod network;
@@ -55,6 +56,9 @@ use std::{
 };
 use tracing::{error, info};
 
+/// Shortest epoch accepted: an epoch's last block is re-proposed until it is final, so a
+/// shorter one would spend most views handing over.
+pub const MIN_EPOCH_BLOCKS: u64 = 4;
 /// Longest `max_idle_ms` accepted (one minute).
 pub const MAX_IDLE_MS_LIMIT: u64 = 60_000;
 /// File in `data_dir` locked while a validator runs there.
@@ -70,8 +74,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// This validator's signing key.
     pub key: ValidatorKey,
-    /// Public keys (hex) of every validator, this one included. Order does not matter.
+    /// Public keys (hex) of the genesis committee, which runs epoch 0 (later committees come
+    /// from [`Application::committee`]). Order does not matter. A validator outside it follows
+    /// the chain as an observer until a later committee includes it.
     pub committee: Vec<String>,
+    /// Heights per epoch, at least [`MIN_EPOCH_BLOCKS`]; committees change only between epochs.
+    /// Every validator of a chain must use the same value.
+    pub epoch_blocks: u64,
     /// Chain identifier: domain-separates every signature and the genesis block.
     pub namespace: Vec<u8>,
     /// Timestamp of the genesis block (ms since the Unix epoch). Part of the chain's identity.
@@ -93,6 +102,7 @@ impl Config {
         Self {
             data_dir: data_dir.into(),
             committee: vec![key.public_key_hex()],
+            epoch_blocks: u64::MAX,
             key,
             namespace: namespace.to_vec(),
             genesis_timestamp_ms: 0,
@@ -147,6 +157,11 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
     if config.worker_threads == 0 {
         return bad("worker_threads must be at least 1".into());
     }
+    let Some(epoch_blocks) =
+        std::num::NonZeroU64::new(config.epoch_blocks).filter(|n| n.get() >= MIN_EPOCH_BLOCKS)
+    else {
+        return bad(format!("epoch_blocks must be at least {MIN_EPOCH_BLOCKS}"));
+    };
     let mut members = Vec::with_capacity(config.committee.len());
     for hex_key in &config.committee {
         let key = key::parse_public_key(hex_key)
@@ -156,20 +171,22 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
         }
         members.push(key);
     }
+    if members.is_empty() {
+        return bad("the committee is empty".into());
+    }
     let me = config.key.public_key();
     if !members.contains(&me) {
-        return bad(format!(
-            "this validator ({}) is not in the committee",
-            config.key.public_key_hex()
-        ));
+        info!(
+            key = %config.key.public_key_hex(),
+            "this validator is not in the genesis committee: it follows as an observer until a committee includes it"
+        );
     }
+    // Peers beyond the genesis committee are validators that governance added (or will add):
+    // the address book is operational configuration, the committee is ledger data.
     let mut addresses = vec![(me.clone(), config.listen)];
     for (hex_key, addr) in &config.peers {
         let key = key::parse_public_key(hex_key)
             .map_err(|e| ConsensusError::Config(format!("peer {hex_key:?}: {e}")))?;
-        if !members.contains(&key) {
-            return bad(format!("peer {hex_key} is not in the committee"));
-        }
         if addresses.iter().any(|(k, _)| *k == key) {
             return bad(format!(
                 "peer {hex_key} is listed twice or is this validator"
@@ -191,6 +208,7 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
         engine: EngineConfig {
             signer: config.key.private_key(),
             committee: Set::from_iter_dedup(members),
+            epoch_blocks,
             namespace: config.namespace,
             genesis,
             partition_prefix: "proverka".into(),

@@ -15,7 +15,7 @@ use crate::{
         self, channel_quota, Channels, EngineConfig, Query, Timing, CHANNEL_CERTIFICATES,
         CHANNEL_VOTES,
     },
-    testkit::{network, signer, statement, TestApp, MAX_IDLE, NAMESPACE},
+    testkit::{network, signer, statement, TestApp, MAX_IDLE, NAMESPACE, ONE_EPOCH},
     verify_finalization,
 };
 use commonware_consensus::{
@@ -27,7 +27,7 @@ use commonware_consensus::{
     types::{Epoch, ViewDelta},
 };
 use commonware_cryptography::{ed25519, sha256, Sha256, Signer as _};
-use commonware_p2p::simulated;
+use commonware_p2p::{simulated, utils::mux::Muxer};
 use commonware_runtime::{
     deterministic, Clock, Handle, Runner as _, Spawner as _, Supervisor as _,
 };
@@ -620,13 +620,19 @@ impl Cluster {
                 node.signer.clone(),
             )
             .expect("a committee member");
+            // Honest engines speak on per-epoch subchannels: the mocks get epoch 0's.
+            let mux_context = context.child("byzantine_mux");
             let register = |channel| {
                 let control = control.clone();
+                let mux_context = mux_context.child("channel").with_attribute("id", channel);
                 async move {
-                    control
+                    let (sender, receiver) = control
                         .register(channel, channel_quota(channel))
                         .await
-                        .expect("register")
+                        .expect("register");
+                    let (mux, mut handle) = Muxer::new(mux_context, sender, receiver);
+                    mux.start();
+                    handle.register(0).await.expect("epoch 0 subchannel")
                 }
             };
             let actor = match kind {
@@ -682,6 +688,7 @@ impl Cluster {
             genesis: Block::genesis(NAMESPACE, 0),
             partition_prefix: format!("validator-{me}"),
             timing: Timing::for_max_idle(MAX_IDLE),
+            epoch_blocks: ONE_EPOCH,
         };
         let app = node.app.clone();
         let manager = self.oracle.manager();

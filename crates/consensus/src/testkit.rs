@@ -19,6 +19,8 @@ use std::{
 
 pub(crate) const NAMESPACE: &[u8] = b"proverka-test";
 pub(crate) const MAX_IDLE: Duration = Duration::from_millis(100);
+/// Epoch length of tests that keep one committee throughout.
+pub(crate) const ONE_EPOCH: std::num::NonZeroU64 = commonware_utils::NZU64!(u64::MAX);
 
 /// A ledger stand-in: a pool of statements, and the finalized blocks it was handed.
 #[derive(Clone, Default)]
@@ -40,6 +42,8 @@ pub(crate) struct TestApp {
     pub(crate) anchors: Arc<Mutex<BTreeMap<u64, Anchor>>>,
     /// Anchors of other validators' blocks that contradicted ours (must stay empty).
     pub(crate) contradicted: Arc<Mutex<Vec<Anchor>>>,
+    /// Stand-in for governance: the committee of each epoch that has one (others: genesis).
+    pub(crate) committees: Arc<BTreeMap<u64, Vec<[u8; 32]>>>,
 }
 
 impl TestApp {
@@ -96,6 +100,14 @@ impl Application for TestApp {
             .next_back()
             .copied()
             .unwrap_or_default()
+    }
+
+    fn committee(&self, epoch: u64) -> Option<Vec<[u8; 32]>> {
+        // A committee stays until governance names the next one.
+        self.committees
+            .range(..=epoch)
+            .next_back()
+            .map(|(_, committee)| committee.clone())
     }
 
     fn finalized(&self, block: &Block) -> Result<(), String> {

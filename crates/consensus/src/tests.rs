@@ -31,6 +31,18 @@ async fn start_validator(
     committee: &[ed25519::PublicKey],
     app: TestApp,
 ) -> Validator {
+    start_with_epochs(context, oracle, signer, committee, app, ONE_EPOCH).await
+}
+
+/// [`start_validator`] with epochs of `epoch_blocks` heights; `committee` runs epoch 0.
+async fn start_with_epochs(
+    context: &deterministic::Context,
+    oracle: &simulated::Oracle<ed25519::PublicKey, deterministic::Context>,
+    signer: ed25519::PrivateKey,
+    committee: &[ed25519::PublicKey],
+    app: TestApp,
+    epoch_blocks: std::num::NonZeroU64,
+) -> Validator {
     let me = signer.public_key();
     let control = oracle.control(me.clone());
     let register = |channel| {
@@ -59,6 +71,7 @@ async fn start_validator(
             genesis: Block::genesis(NAMESPACE, 0),
             partition_prefix: format!("validator-{me}"),
             timing: Timing::for_max_idle(MAX_IDLE),
+            epoch_blocks,
         },
         app,
         channels,
@@ -387,6 +400,125 @@ fn four_validators_agree_on_one_chain() {
         let proven =
             verify_finalization(NAMESPACE, &validators[0].committee, &certificate).unwrap();
         assert_eq!(proven.digest, last.digest());
+    });
+}
+
+/// Governance changes the committee between epochs (8 heights each): epoch 1 adds a fifth
+/// validator, which followed epoch 0 as an observer; epoch 2 removes the first. Once epoch 2
+/// runs, the first two validators are cut off: the chain goes on only if the newcomer votes, and
+/// only if the engines really switched committees (the genesis committee would be two of four).
+#[test]
+fn committees_change_at_epoch_boundaries_without_stopping() {
+    runner(11).start(|context| async move {
+        const EPOCH: u64 = 8;
+        let signers: Vec<_> = (0..5).map(|i| signer(100 + i)).collect();
+        let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
+        let raw = |k: &ed25519::PublicKey| -> [u8; 32] { k.as_ref().try_into().unwrap() };
+        let genesis = &keys[..4];
+        let removed_first: Vec<_> = keys[1..].to_vec();
+        let committees = Arc::new(BTreeMap::from([
+            (1, keys.iter().map(raw).collect::<Vec<_>>()),
+            (2, removed_first.iter().map(raw).collect()),
+        ]));
+        let oracle = network(&context, &keys).await;
+        let link = simulated::Link {
+            latency: Duration::from_millis(50),
+            jitter: Duration::from_millis(5),
+            success_rate: commonware_utils::probability!(1.0),
+        };
+        for a in &keys {
+            for b in &keys {
+                if a != b {
+                    oracle
+                        .add_link(a.clone(), b.clone(), link.clone())
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        let apps: Vec<_> = (0..5)
+            .map(|_| TestApp {
+                committees: committees.clone(),
+                ..TestApp::default()
+            })
+            .collect();
+        let mut validators = Vec::new();
+        for (signer, app) in signers.into_iter().zip(&apps) {
+            validators.push(
+                start_with_epochs(
+                    &context,
+                    &oracle,
+                    signer,
+                    genesis,
+                    app.clone(),
+                    std::num::NonZeroU64::new(EPOCH).unwrap(),
+                )
+                .await,
+            );
+        }
+        for (i, app) in apps.iter().enumerate() {
+            app.submit((i * 20..(i + 1) * 20).map(statement));
+        }
+
+        // Into epoch 2, then the first two validators vanish.
+        wait_until(&context, || {
+            apps.iter().all(|a| a.height() >= Some(2 * EPOCH + 1))
+        })
+        .await;
+        for gone in &keys[..2] {
+            for other in &keys {
+                if gone != other {
+                    let _ = oracle.remove_link(gone.clone(), other.clone()).await;
+                    let _ = oracle.remove_link(other.clone(), gone.clone()).await;
+                }
+            }
+        }
+        let target = 5 * EPOCH;
+        wait_until(&context, || {
+            apps[2..].iter().all(|a| a.height() >= Some(target))
+        })
+        .await;
+
+        // One chain, applied alike by the remaining validators and the newcomer.
+        let chains: Vec<_> = apps[2..].iter().map(TestApp::chain).collect();
+        for height in 0..=target {
+            let block = &chains[0][&height];
+            assert!(
+                chains.iter().all(|c| &c[&height] == block),
+                "disagreement at {height}"
+            );
+            if height > 0 {
+                assert_eq!(
+                    block.context.epoch,
+                    height / EPOCH,
+                    "height {height} is in its epoch"
+                );
+            }
+        }
+        let leader_of = |h: u64| chains[0][&h].context.leader;
+        let (first, newcomer) = (raw(&keys[0]), raw(&keys[4]));
+        assert!(
+            (1..EPOCH).all(|h| leader_of(h) != newcomer),
+            "an observer never leads"
+        );
+        assert!(
+            (EPOCH..target).any(|h| leader_of(h) == newcomer),
+            "the added validator leads once it is a member"
+        );
+        assert!(
+            (2 * EPOCH..=target).all(|h| leader_of(h) != first),
+            "the removed validator never leads again"
+        );
+
+        // A late certificate verifies with the committee of its epoch.
+        let certificate = validators[2].finalization(target).await.expect("stored");
+        let members: Vec<String> = removed_first
+            .iter()
+            .map(|k| hex::encode(k.as_ref()))
+            .collect();
+        let proven = verify_finalization(NAMESPACE, &members, &certificate).unwrap();
+        assert_eq!(proven.digest, chains[0][&target].digest());
+        assert_eq!(proven.epoch, target / EPOCH);
     });
 }
 

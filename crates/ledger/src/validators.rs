@@ -91,6 +91,29 @@ pub fn committee_at(
     read(view, &epoch_key(epoch))
 }
 
+/// The committee that runs `epoch`, as the applied state knows it: the latest hand-over at or
+/// before `epoch`, else genesis's. Exact for every past epoch, for the current one, and for the
+/// next one once the current epoch's last block is applied (that block's prelude hands over);
+/// what consensus asks for at each boundary.
+pub fn committee_for_epoch(
+    view: &dyn StateView,
+    genesis: &Genesis,
+    epoch: u64,
+) -> Result<CommitteeRecord, StateError> {
+    let current = current(view, genesis)?;
+    if current.epoch <= epoch {
+        return Ok(current);
+    }
+    // An earlier epoch (a restart resuming just after a hand-over): walk back to the hand-over
+    // that was in force then.
+    for earlier in (1..=epoch).rev() {
+        if let Some(record) = committee_at(view, earlier)? {
+            return Ok(record);
+        }
+    }
+    Ok(genesis_committee(genesis))
+}
+
 /// The hand-over writes of `block`: none unless it is the last block of its epoch and the
 /// scheduled committee differs from the one in force; then the scheduled committee becomes
 /// the next epoch's (at most 2 writes).
@@ -206,4 +229,67 @@ fn check_keys(members: &[ValidatorKeys], genesis: &Genesis) -> RuleResult {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    struct Map(BTreeMap<Vec<u8>, Vec<u8>>);
+
+    impl StateView for Map {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+            Ok(self.0.get(key).cloned())
+        }
+        fn has_entry(&self, _: &[u8; 32]) -> Result<bool, StateError> {
+            Ok(false)
+        }
+    }
+
+    fn member(name: &str) -> ValidatorKeys {
+        ValidatorKeys {
+            validator: name.into(),
+            receipt_key: String::new(),
+            checkpoint_vkey: String::new(),
+            cosigner_vkey: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_committee_of_an_epoch_is_the_latest_hand_over_at_or_before_it() {
+        let genesis = Genesis {
+            format: String::new(),
+            origin: String::new(),
+            created_ms: 0,
+            validators: vec!["g".into()],
+            receipt_key: String::new(),
+            checkpoint_vkey: String::new(),
+            issuers: Vec::new(),
+            governance_threshold: None,
+            validator_keys: vec![member("g")],
+        };
+        let record = |epoch, name| CommitteeRecord {
+            epoch,
+            members: vec![member(name)],
+        };
+        // Hand-overs took effect at epochs 2 and 5; 5's is the one in force.
+        let mut state = BTreeMap::new();
+        for (epoch, name) in [(2, "b"), (5, "c")] {
+            state.insert(epoch_key(epoch), records::encode(&record(epoch, name)));
+        }
+        state.insert(CURRENT.to_vec(), records::encode(&record(5, "c")));
+        let view = Map(state);
+        let names = |epoch| {
+            committee_for_epoch(&view, &genesis, epoch).unwrap().members[0]
+                .validator
+                .clone()
+        };
+        assert_eq!(names(0), "g");
+        assert_eq!(names(1), "g");
+        assert_eq!(names(2), "b");
+        assert_eq!(names(4), "b");
+        assert_eq!(names(5), "c");
+        assert_eq!(names(6), "c");
+    }
 }

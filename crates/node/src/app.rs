@@ -60,6 +60,31 @@ pub struct Shared {
     certified: RwLock<Option<(Arc<QuorumCheckpoint>, Arc<SignedTreeHead>)>>,
 }
 
+impl Shared {
+    /// Consensus keys of the committee that runs `epoch`, from the applied state (see
+    /// [`proverka_ledger::validators::committee_for_epoch`]).
+    fn committee_for_epoch(&self, epoch: u64) -> Result<Vec<[u8; 32]>, String> {
+        let record = proverka_ledger::validators::committee_for_epoch(
+            &StoreView(&self.store),
+            &self.genesis,
+            epoch,
+        )
+        .map_err(|e| e.to_string())?;
+        record
+            .members
+            .iter()
+            .map(|m| {
+                hex::decode(&m.validator)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        format!("committee member {:?} is not a 32-byte key", m.validator)
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Reads ledger state through the store.
 pub struct StoreView<'a>(pub &'a Store);
 
@@ -466,6 +491,18 @@ impl Application for LedgerApp {
 
     fn finalized(&self, block: &Block) -> Result<(), String> {
         self.0.apply(block)
+    }
+
+    fn committee(&self, epoch: u64) -> Option<Vec<[u8; 32]>> {
+        match self.0.committee_for_epoch(epoch) {
+            Ok(members) => Some(members),
+            Err(e) => {
+                // Local storage failed: this validator cannot know the committee, and falls
+                // back to genesis's (it will fail to follow, not mislead others).
+                tracing::error!(epoch, "cannot read the committee of the epoch: {e}");
+                None
+            }
+        }
     }
 
     fn gossip(&self, from: [u8; 32], message: &[u8]) {

@@ -318,6 +318,10 @@ pub fn validator_keys_of(validators: &[NodePublic]) -> Result<Vec<ValidatorKeys>
 }
 
 /// Checks that the node keys are the ones genesis names (a node must not sign for another log).
+///
+/// A node whose consensus key genesis does not name is a *joining* validator: governance may
+/// have added it (`org propose --add-validator`), or will. It follows the chain as an observer
+/// until a committee includes it, so only its checkpoint key's origin is checked.
 pub fn check_keys_match(keys: &NodeKeys, genesis: &Genesis) -> Result<(), String> {
     let public = public_of(keys);
     let Some(entry) = genesis
@@ -325,7 +329,14 @@ pub fn check_keys_match(keys: &NodeKeys, genesis: &Genesis) -> Result<(), String
         .into_iter()
         .find(|e| e.validator == public.validator)
     else {
-        return Err("this node's validator key is not in the genesis validator set".into());
+        if keys.checkpoint.name() != genesis.origin {
+            return Err("the checkpoint key's name differs from the genesis origin".into());
+        }
+        tracing::info!(
+            validator = %public.validator,
+            "this node's validator key is not in genesis: joining as an observer"
+        );
+        return Ok(());
     };
     let receipt = hex::decode(&entry.receipt_key)
         .ok()

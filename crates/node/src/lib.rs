@@ -136,6 +136,8 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     let mut consensus_cfg =
         proverka_consensus::Config::single(dir.consensus(), keys.consensus, &genesis_id);
     consensus_cfg.committee = genesis.validators.clone();
+    // Committees change where the ledger hands over (`validators::hand_over`).
+    consensus_cfg.epoch_blocks = proverka_ledger::validators::EPOCH_BLOCKS;
     consensus_cfg.genesis_timestamp_ms = genesis.created_ms;
     consensus_cfg.max_idle_ms = MAX_IDLE_MS;
     consensus_cfg.listen = cfg.p2p.listen;
