@@ -83,16 +83,20 @@ pub(crate) enum Scenario {
     Byzantine,
     /// One Byzantine validator plus a random sequence of the episodes above.
     Mixed,
+    /// Committees change every few epochs (a newcomer that observed epoch 0 joins, a genesis
+    /// member leaves, then returns) while splits, lossy links and crashes come and go.
+    Reconfigure,
 }
 
 impl Scenario {
-    pub(crate) const ALL: [Scenario; 6] = [
+    pub(crate) const ALL: [Scenario; 7] = [
         Scenario::Partition,
         Scenario::Isolate,
         Scenario::Lossy,
         Scenario::Crash,
         Scenario::Byzantine,
         Scenario::Mixed,
+        Scenario::Reconfigure,
     ];
 
     pub(crate) const fn name(self) -> &'static str {
@@ -103,6 +107,7 @@ impl Scenario {
             Scenario::Crash => "crash",
             Scenario::Byzantine => "byzantine",
             Scenario::Mixed => "mixed",
+            Scenario::Reconfigure => "reconfigure",
         }
     }
 
@@ -160,6 +165,10 @@ struct Schedule {
     /// Whether links jitter heavily throughout (Byzantine runs), rather than only in episodes.
     rough_links: bool,
     episodes: Vec<Episode>,
+    /// Heights per epoch.
+    epoch_blocks: std::num::NonZeroU64,
+    /// The validators (indices) of each epoch whose committee changes; epoch 0 is genesis.
+    committees: BTreeMap<u64, Vec<usize>>,
 }
 
 /// The schedule's own randomness (splitmix64), separate from the runtime's so that drawing the
@@ -214,6 +223,8 @@ impl Schedule {
         };
         let mut byzantine = BTreeMap::new();
         let mut episodes = Vec::new();
+        let mut committees = BTreeMap::from([(0, (0..n).collect::<Vec<_>>())]);
+        let mut epoch_blocks = ONE_EPOCH;
         match scenario {
             Scenario::Partition => {
                 for _ in 0..dice.range(1, 2) {
@@ -260,12 +271,39 @@ impl Schedule {
                     });
                 }
             }
+            Scenario::Reconfigure => {
+                // The last validator is not in genesis; one genesis member leaves in epoch 2
+                // and returns in epoch 4. Epochs are short so that faults straddle hand-overs.
+                epoch_blocks = std::num::NonZeroU64::new(dice.range(4, 8)).expect("nonzero");
+                let newcomer = n - 1;
+                let leaver = dice.index(newcomer);
+                let everyone: Vec<usize> = (0..n).collect();
+                committees.insert(0, (0..newcomer).collect());
+                committees.insert(1, everyone.clone());
+                committees.insert(
+                    2,
+                    everyone.iter().copied().filter(|&i| i != leaver).collect(),
+                );
+                committees.insert(4, everyone);
+                for _ in 0..dice.range(2, 4) {
+                    episodes.push(match dice.range(0, 2) {
+                        0 => split(&mut dice, n),
+                        1 => degrade(&mut dice, n),
+                        _ => Episode::Crash {
+                            who: vec![dice.index(n)],
+                            downtime: dice.millis(1_000, 6_000),
+                        },
+                    });
+                }
+            }
         }
         Self {
             n,
             rough_links: !byzantine.is_empty(),
             byzantine,
             episodes,
+            epoch_blocks,
+            committees,
         }
     }
 }
@@ -350,7 +388,13 @@ pub(crate) enum Violation {
     },
     /// A validator refused a block whose anchor contradicted its own outcome at that height.
     Contradicted { validator: usize, anchor: Anchor },
-    /// After the network healed, some honest validator did not gain enough finalized heights.
+    /// A run with committee changes ended before every change took effect on every honest
+    /// validator (the hand-overs were not exercised).
+    HandOverNotReached {
+        epoch: u64,
+        heights: Vec<Option<u64>>,
+    },
+    /// After the network heals, some honest validator did not gain enough finalized heights.
     NoProgress {
         from: u64,
         heights: Vec<Option<u64>>,
@@ -518,6 +562,9 @@ struct Cluster {
     context: deterministic::Context,
     oracle: Oracle,
     keys: Vec<ed25519::PublicKey>,
+    epoch_blocks: std::num::NonZeroU64,
+    /// Each epoch whose committee changes -> its members (epoch 0: genesis).
+    committees: BTreeMap<u64, Vec<ed25519::PublicKey>>,
     nodes: Vec<Node>,
     /// Directed links currently in place.
     linked: HashSet<(usize, usize)>,
@@ -529,6 +576,15 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// The committee that runs `epoch`.
+    fn committee(&self, epoch: u64) -> &[ed25519::PublicKey] {
+        self.committees
+            .range(..=epoch)
+            .next_back()
+            .map(|(_, members)| members.as_slice())
+            .expect("epoch 0 has a committee")
+    }
+
     fn honest(&self) -> impl Iterator<Item = (usize, &Node)> {
         self.nodes
             .iter()
@@ -604,6 +660,7 @@ impl Cluster {
     }
 
     async fn start(&mut self, index: usize) {
+        let genesis = Set::from_iter_dedup(self.committee(0).iter().cloned());
         let node = &mut self.nodes[index];
         node.runs += 1;
         let me = node.signer.public_key();
@@ -614,12 +671,8 @@ impl Cluster {
             .with_attribute("index", index)
             .with_attribute("run", node.runs);
         if let Some(kind) = node.byzantine {
-            let scheme = Scheme::signer(
-                NAMESPACE,
-                Set::from_iter_dedup(self.keys.iter().cloned()),
-                node.signer.clone(),
-            )
-            .expect("a committee member");
+            let scheme = Scheme::signer(NAMESPACE, genesis.clone(), node.signer.clone())
+                .expect("a committee member");
             // Honest engines speak on per-epoch subchannels: the mocks get epoch 0's.
             let mux_context = context.child("byzantine_mux");
             let register = |channel| {
@@ -683,12 +736,12 @@ impl Cluster {
 
         let config = EngineConfig {
             signer: node.signer.clone(),
-            committee: Set::from_iter_dedup(self.keys.iter().cloned()),
+            committee: genesis.clone(),
             namespace: NAMESPACE.to_vec(),
             genesis: Block::genesis(NAMESPACE, 0),
             partition_prefix: format!("validator-{me}"),
             timing: Timing::for_max_idle(MAX_IDLE),
-            epoch_blocks: ONE_EPOCH,
+            epoch_blocks: self.epoch_blocks,
         };
         let app = node.app.clone();
         let manager = self.oracle.manager();
@@ -786,7 +839,9 @@ impl Cluster {
                 let reached = self.max_height();
                 // Only meaningful when the Byzantine validators cannot make up a quorum either:
                 // a mock that echoes votes may legitimately complete one side's quorum.
+                // Nor when committees change: then a side may hold a quorum of a smaller committee.
                 if self.nodes.iter().all(|n| n.byzantine.is_none())
+                    && self.committees.len() == 1
                     && reached > from + MAX_FINALIZED_WITHOUT_QUORUM
                 {
                     self.violations
@@ -867,12 +922,17 @@ impl Cluster {
     }
 
     async fn observe(&self) -> Vec<Observed> {
-        let committee: Vec<String> = self.keys.iter().map(|k| hex::encode(k.as_ref())).collect();
         let mut observed = Vec::new();
         for (validator, node) in self.honest() {
             let running = node.running.as_ref().expect("every honest validator runs");
             let mut certified = Vec::new();
             for height in 0..=node.app.height().unwrap_or(0) {
+                // Each certificate verifies with the committee of its block's epoch.
+                let committee: Vec<String> = self
+                    .committee(height / self.epoch_blocks)
+                    .iter()
+                    .map(|k| hex::encode(k.as_ref()))
+                    .collect();
                 let (reply, answer) = oneshot::channel();
                 running
                     .queries
@@ -914,16 +974,40 @@ pub(crate) fn run(scenario: Scenario, seed: u64) -> Outcome {
         let signers: Vec<_> = (0..n as u64).map(|i| signer(1_000 + i)).collect();
         let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
         let oracle = network(&context, &keys).await;
+        let committees: BTreeMap<u64, Vec<ed25519::PublicKey>> = schedule
+            .committees
+            .iter()
+            .map(|(epoch, members)| (*epoch, members.iter().map(|&i| keys[i].clone()).collect()))
+            .collect();
+        // What the stand-in ledger's governance decided (epoch 0 is genesis, not governance).
+        let decided: Arc<BTreeMap<u64, Vec<[u8; 32]>>> = Arc::new(
+            committees
+                .iter()
+                .filter(|(epoch, _)| **epoch > 0)
+                .map(|(epoch, members)| {
+                    let raw = members
+                        .iter()
+                        .map(|k| k.as_ref().try_into().expect("32-byte key"))
+                        .collect();
+                    (*epoch, raw)
+                })
+                .collect(),
+        );
         let mut cluster = Cluster {
             context: context.child("cluster"),
             oracle,
             keys,
+            epoch_blocks: schedule.epoch_blocks,
+            committees,
             nodes: signers
                 .into_iter()
                 .enumerate()
                 .map(|(i, signer)| Node {
                     signer,
-                    app: TestApp::default(),
+                    app: TestApp {
+                        committees: decided.clone(),
+                        ..TestApp::default()
+                    },
                     byzantine: schedule.byzantine.get(&i).copied(),
                     running: None,
                     runs: 0,
@@ -978,6 +1062,25 @@ pub(crate) fn run(scenario: Scenario, seed: u64) -> Outcome {
                 .push(Violation::StatementsLost { missing });
         }
 
+        // Every change must take effect: each honest validator goes on to apply blocks of the
+        // last changed epoch.
+        if let Some(&last) = cluster.committees.keys().next_back().filter(|e| **e > 0) {
+            let first_height = last * cluster.epoch_blocks.get();
+            let reached = cluster
+                .wait(HEAL_DEADLINE, |c| {
+                    c.heights()
+                        .iter()
+                        .all(|h| h.is_some_and(|h| h >= first_height))
+                })
+                .await;
+            if !reached {
+                let heights = cluster.heights();
+                cluster.violations.push(Violation::HandOverNotReached {
+                    epoch: last,
+                    heights,
+                });
+            }
+        }
         let observed = cluster.observe().await;
         let mut violations = std::mem::take(&mut cluster.violations);
         violations.extend(check(&observed));
@@ -1119,6 +1222,11 @@ fn byzantine_validators_cannot_fork_or_stall_the_honest_ones() {
 #[test]
 fn mixed_faults_with_a_byzantine_validator() {
     sweep(Scenario::Mixed);
+}
+
+#[test]
+fn committees_change_under_faults_without_forks() {
+    sweep(Scenario::Reconfigure);
 }
 
 #[test]
