@@ -11,6 +11,7 @@ use proverka_statement::{KeyType, PrivateKey};
 
 use crate::bench::{presign, raw_rate, submit_all};
 use crate::net;
+use crate::ports::free_base_port;
 use crate::Failure;
 
 /// What to run.
@@ -22,7 +23,9 @@ pub struct BenchNetOptions {
 
 pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
     let dir = tempfile::tempdir().map_err(Failure::input)?;
-    let base = free_base_port(opts.validators)?;
+    let base = free_base_port(opts.validators)
+        .map_err(Failure::input)?
+        .ok_or_else(|| Failure::input("no free port range found"))?;
     let members = net::prepare(dir.path(), opts.validators, base)?;
     let exe = std::env::current_exe().map_err(Failure::input)?;
     let mut running = net::start(&exe, dir.path(), &members)?;
@@ -86,24 +89,4 @@ fn sizes() -> Result<(), Failure> {
 fn load_admin(dir: &Path) -> Result<PrivateKey, Failure> {
     let pem = std::fs::read_to_string(dir.join("admin.key.pem")).map_err(Failure::input)?;
     PrivateKey::from_pkcs8_pem(&pem).map_err(Failure::input)
-}
-
-/// A base port with the API and p2p ports of `n` validators free above it.
-fn free_base_port(n: usize) -> Result<u16, Failure> {
-    for _ in 0..100 {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(Failure::input)?;
-        let base = probe.local_addr().map_err(Failure::input)?.port();
-        drop(probe);
-        if base < 1024 || base as usize + 100 + n > u16::MAX as usize {
-            continue;
-        }
-        let free = (0..n as u16).all(|i| {
-            std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
-        });
-        if free {
-            return Ok(base);
-        }
-    }
-    Err(Failure::input("no free port range found"))
 }

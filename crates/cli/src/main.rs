@@ -10,6 +10,7 @@ mod commands;
 mod demo;
 mod gateway;
 mod net;
+mod ports;
 
 use std::process::ExitCode;
 

@@ -4,6 +4,8 @@
 //! losing any statement that was acknowledged.
 
 mod common;
+#[path = "../src/ports.rs"]
+mod ports;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{http_get, proverka_bin};
+use ports::free_base_port;
 use proverka_ledger::Genesis;
 use proverka_statement::{sign_statement, statement_id, ContentType, PrivateKey, StatementParams};
 use serde::Deserialize;
@@ -48,26 +51,11 @@ impl Drop for Net {
     }
 }
 
-/// A base port with 100 + N free ports above it (probed, so parallel tests rarely collide).
-fn free_base_port() -> u16 {
-    loop {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = l.local_addr().unwrap().port();
-        drop(l);
-        if base > 1024 && (base as usize) + 110 < u16::MAX as usize {
-            let free = (0..VALIDATORS).all(|i| {
-                std::net::TcpListener::bind(("127.0.0.1", base + i as u16)).is_ok()
-                    && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i as u16)).is_ok()
-            });
-            if free {
-                return base;
-            }
-        }
-    }
-}
-
 fn net_up(dir: &Path) -> Net {
-    let base = free_base_port().to_string();
+    let base = free_base_port(VALIDATORS)
+        .unwrap()
+        .expect("a free port range")
+        .to_string();
     let up = Command::new(proverka_bin())
         .args([
             "net",

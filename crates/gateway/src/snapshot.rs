@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use proverka_command::{DeviceId, SenderEntry, SenderRecord, Snapshot, TrustStatus, UnixSeconds};
 use proverka_lightclient::passport::{command_sender, PassportError, PassportFacts};
 use proverka_policy::{
-    Action, DeviceFacts, FactSource, JudgeError, OwnerPolicies, Params, Request, RequestEntities,
-    TrustVector, Verdict,
+    DeviceFacts, FactSource, JudgeError, OwnerPolicies, Request, RequestEntities, TrustVector,
+    Verdict, VerdictKey,
 };
 
 /// One device as the snapshot knows it, from a verified trust passport.
@@ -74,20 +74,6 @@ pub const MAX_CACHED_PAIRS: usize = 65_536;
 /// Most Cedar verdicts a snapshot keeps; when full, the cache is emptied and refilled.
 pub const MAX_CACHED_VERDICTS: usize = 65_536;
 
-/// Everything a Cedar verdict depends on besides the snapshot itself (policies and entities,
-/// fixed for a snapshot's life): the pair, the action, the params, the verifier's time (whole
-/// seconds, as Cedar sees it), the sender's status and trust vector.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct VerdictKey {
-    sender: DeviceId,
-    recipient: DeviceId,
-    action: Action,
-    params: Params,
-    now: u64,
-    status: TrustStatus,
-    vector: TrustVector,
-}
-
 type Verdicts = HashMap<VerdictKey, Result<Verdict, JudgeError>>;
 
 /// The gateway's view of the ledger (see the module docs).
@@ -100,7 +86,8 @@ pub struct GatewaySnapshot {
     /// change within one snapshot (a sync or a learned sender makes a new snapshot, with an
     /// empty cache).
     entities: Mutex<HashMap<(DeviceId, DeviceId), Arc<RequestEntities>>>,
-    /// Cedar verdicts per [`VerdictKey`], for the same reason: emptied with the snapshot.
+    /// Cedar verdicts per [`VerdictKey`] (everything a verdict depends on besides the
+    /// snapshot's policies and entities), for the same reason: emptied with the snapshot.
     verdicts: Mutex<Verdicts>,
     /// The oldest item's certifying time, computed once per change: it is read for every
     /// command (the freshness check) and would otherwise cost a pass over every device.
@@ -280,15 +267,7 @@ impl FactSource for GatewaySnapshot {
         request: &Request<'_>,
         judge: &dyn Fn() -> Result<Verdict, JudgeError>,
     ) -> Option<Result<Verdict, JudgeError>> {
-        let key = VerdictKey {
-            sender: sender.clone(),
-            recipient: recipient.clone(),
-            action: request.action,
-            params: request.params.clone(),
-            now: request.now,
-            status: request.sender_status,
-            vector: request.sender_tv,
-        };
+        let key = VerdictKey::new(sender, recipient, request);
         // As for entities: a poisoned lock still holds a valid map. The lock is not held while
         // Cedar runs (a miss judges outside it).
         let hit = self

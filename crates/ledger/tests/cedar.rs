@@ -4,23 +4,13 @@
 use proverka_ledger::kinds::CEDAR_POLICY;
 use proverka_ledger::payload::PayloadError;
 use proverka_ledger::records::{keys, CedarPolicyRecord, Role};
-use proverka_ledger::{
-    make, query, BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, GENESIS_FORMAT,
-};
+use proverka_ledger::{make, query, BlockContext, Decision, Rejection, Rules};
 use proverka_policy::{AdmissionError, MAX_NESTING, MAX_POLICIES, MAX_POLICY_BYTES};
-use proverka_statement::{
-    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
-};
+use proverka_statement::statement_id;
 
 mod support;
+use support::city::{city_genesis, party, verdict, Party, T0};
 use support::{MemState, NoCache};
-
-const T0: u64 = 1_780_000_000_000;
-
-struct Party {
-    iss: String,
-    key: PrivateKey,
-}
 
 /// A ledger with two operators (water, grid), a maker (acme) and a governance member.
 struct City {
@@ -33,35 +23,15 @@ struct City {
     acme: Party,
 }
 
-fn party(iss: &str) -> Party {
-    Party {
-        iss: iss.into(),
-        key: PrivateKey::generate(KeyType::Ed25519).unwrap(),
-    }
-}
-
 fn city() -> City {
     let (water, grid, acme, gov) = (party("water"), party("grid"), party("acme"), party("gov"));
-    let issuers = [
-        (&water, Role::Operator),
-        (&grid, Role::Operator),
-        (&acme, Role::Manufacturer),
-        (&gov, Role::Governance),
-    ]
-    .iter()
-    .map(|(p, r)| GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[*r]))
-    .collect();
-    let genesis = Genesis {
-        format: GENESIS_FORMAT.into(),
-        origin: "city.example/log".into(),
-        created_ms: T0,
-        validators: vec![hex::encode([1u8; 32])],
-        receipt_key: hex::encode(acme.key.public_key().to_cose_key()),
-        checkpoint_vkey: "city.example/log+00000000+AQ".into(),
-        issuers,
-        governance_threshold: None,
-        validator_keys: Vec::new(),
-    };
+    let issuers = vec![
+        water.issuer(Role::Operator),
+        grid.issuer(Role::Operator),
+        acme.issuer(Role::Manufacturer),
+        gov.issuer(Role::Governance),
+    ];
+    let genesis = city_genesis(issuers, &acme);
     City {
         rules: Rules::new(&genesis).unwrap(),
         state: MemState::default(),
@@ -75,16 +45,7 @@ fn city() -> City {
 
 impl City {
     fn sign(&self, p: &Party, payload: &[u8]) -> Vec<u8> {
-        sign_statement(
-            &p.key,
-            &StatementParams {
-                iss: &p.iss,
-                sub: "proverka-test",
-                iat: (self.now / 1000) as i64,
-                content_type: ContentType::Text(CEDAR_POLICY.into()),
-                payload,
-            },
-        )
+        p.sign_at(CEDAR_POLICY, payload, self.now)
     }
 
     /// One statement in its own block; `Ok` if registered, the refusal otherwise.
@@ -96,24 +57,11 @@ impl City {
             time_ms: self.now,
             anchor: None,
         };
-        let d = self
-            .rules
-            .apply_block(&self.state, ctx, std::slice::from_ref(&statement), &NoCache)
-            .unwrap();
-        for (k, v) in d.state_writes() {
-            match v {
-                Some(v) => self.state.kv.insert(k, v),
-                None => self.state.kv.remove(&k),
-            };
-        }
-        match d.decisions.into_iter().next() {
-            Some(Decision::Register { .. }) => {
-                self.state.entries.insert(statement_id(&statement));
-                Ok(())
-            }
-            Some(Decision::Reject { reason, .. }) => Err(reason),
-            other => panic!("unexpected {other:?}"),
-        }
+        verdict(
+            self.state
+                .apply_block(&self.rules, ctx, &[statement])
+                .remove(0),
+        )
     }
 
     fn policy(

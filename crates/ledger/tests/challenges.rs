@@ -12,45 +12,17 @@ use proverka_ledger::kinds::{
 use proverka_ledger::payload::{encode_map, PayloadError};
 use proverka_ledger::records::{device_hash, keys, DeviceRecord, Role};
 use proverka_ledger::{
-    make, BlockContext, ChallengeRefusal, Decision, Genesis, GenesisIssuer, LogAnchor, Rejection,
-    Rules, DEFAULT_CHALLENGE_WINDOW_MS, GENESIS_FORMAT, MAX_CHALLENGE_DEVICES,
-    MAX_CHALLENGE_WINDOW_MS, MAX_OPEN_CHALLENGES, MIN_CHALLENGE_WINDOW_MS, NONCE_ROOT_WINDOW_MS,
+    make, BlockContext, ChallengeRefusal, Decision, LogAnchor, Rejection, Rules,
+    DEFAULT_CHALLENGE_WINDOW_MS, MAX_CHALLENGE_DEVICES, MAX_CHALLENGE_WINDOW_MS,
+    MAX_OPEN_CHALLENGES, MIN_CHALLENGE_WINDOW_MS, NONCE_ROOT_WINDOW_MS,
 };
-use proverka_statement::{
-    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
-};
+use proverka_statement::statement_id;
 
 mod support;
-use support::{MemState, NoCache};
+use support::city::{city_genesis, party, verdict, Party, T0};
+use support::MemState;
 
-const T0: u64 = 1_780_000_000_000;
 const FW: [u8; 32] = [0x11; 32];
-
-struct Party {
-    iss: String,
-    key: PrivateKey,
-}
-
-impl Party {
-    fn new(iss: &str) -> Self {
-        Party {
-            iss: iss.into(),
-            key: PrivateKey::generate(KeyType::Ed25519).unwrap(),
-        }
-    }
-    fn sign_at(&self, kind: &str, payload: &[u8], iat_ms: u64) -> Vec<u8> {
-        sign_statement(
-            &self.key,
-            &StatementParams {
-                iss: &self.iss,
-                sub: "proverka-test",
-                iat: (iat_ms / 1000) as i64,
-                content_type: ContentType::Text(kind.into()),
-                payload,
-            },
-        )
-    }
-}
 
 /// A maker (acme) and two operators (water, grid). Every block anchors a new log root, unless a
 /// test plays an idle ledger.
@@ -65,26 +37,13 @@ struct City {
 }
 
 fn city() -> City {
-    let (acme, water, grid) = (Party::new("acme"), Party::new("water"), Party::new("grid"));
-    let issuers = [
-        (&acme, Role::Manufacturer),
-        (&water, Role::Operator),
-        (&grid, Role::Operator),
-    ]
-    .iter()
-    .map(|(p, r)| GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[*r]))
-    .collect();
-    let genesis = Genesis {
-        format: GENESIS_FORMAT.into(),
-        origin: "city.example/log".into(),
-        created_ms: T0,
-        validators: vec![hex::encode([1u8; 32])],
-        receipt_key: hex::encode(acme.key.public_key().to_cose_key()),
-        checkpoint_vkey: "city.example/log+00000000+AQ".into(),
-        issuers,
-        governance_threshold: None,
-        validator_keys: Vec::new(),
-    };
+    let (acme, water, grid) = (party("acme"), party("water"), party("grid"));
+    let issuers = vec![
+        acme.issuer(Role::Manufacturer),
+        water.issuer(Role::Operator),
+        grid.issuer(Role::Operator),
+    ];
+    let genesis = city_genesis(issuers, &acme);
     let mut c = City {
         rules: Rules::new(&genesis).unwrap(),
         state: MemState::default(),
@@ -117,20 +76,7 @@ impl City {
             time_ms: self.now,
             anchor,
         };
-        let d = self
-            .rules
-            .apply_block(&self.state, ctx, &statements, &NoCache)
-            .unwrap();
-        for (k, v) in d.state_writes() {
-            match v {
-                Some(v) => self.state.kv.insert(k, v),
-                None => self.state.kv.remove(&k),
-            };
-        }
-        for i in d.registered() {
-            self.state.entries.insert(statement_id(&statements[i]));
-        }
-        d.decisions
+        self.state.apply_block(&self.rules, ctx, &statements)
     }
 
     /// A block of a busy ledger: it anchors the root after the previous height.
@@ -178,7 +124,7 @@ impl City {
     }
 
     fn birth(&self, id: &str) -> (Vec<u8>, Party) {
-        let device = Party::new(&hex::encode(id));
+        let device = party(&hex::encode(id));
         let b = make::birth(&make::Birth {
             device_id: id.as_bytes(),
             key: &device.key.public_key(),
@@ -228,14 +174,6 @@ impl City {
 
     fn has(&self, key: &[u8]) -> bool {
         self.state.kv.contains_key(key)
-    }
-}
-
-fn verdict(d: Decision) -> Result<(), Rejection> {
-    match d {
-        Decision::Register { .. } => Ok(()),
-        Decision::Reject { reason, .. } => Err(reason),
-        Decision::Duplicate { .. } => panic!("unexpected duplicate"),
     }
 }
 

@@ -3,48 +3,17 @@
 
 use proverka_ledger::records::{device_hash, keys, DeviceRecord, OrgRecord, Role};
 use proverka_ledger::{
-    make, BlockContext, Decision, Genesis, GenesisIssuer, LogAnchor, Rejection, Rules,
-    GENESIS_FORMAT, PROPOSAL_TTL_MS,
+    make, BlockContext, Decision, GenesisIssuer, LogAnchor, Rejection, Rules, PROPOSAL_TTL_MS,
 };
-use proverka_statement::{
-    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
-};
+use proverka_statement::{statement_id, KeyType, PrivateKey};
 
-const T0: u64 = 1_780_000_000_000;
+mod support;
+use support::city::{city_genesis, verdict, Party, T0};
+use support::{MemState, NoCache};
 
 /// The stand-in log root after `height` (the tests' blocks anchor the previous height).
 fn root_of(height: u64) -> [u8; 32] {
     statement_id(format!("log root after {height}").as_bytes())
-}
-
-mod support;
-use support::{MemState, NoCache};
-
-/// A party that signs statements: an organisation key or a device key.
-struct Party {
-    iss: String,
-    key: PrivateKey,
-}
-
-impl Party {
-    fn new(iss: &str, kt: KeyType) -> Self {
-        Party {
-            iss: iss.into(),
-            key: PrivateKey::generate(kt).unwrap(),
-        }
-    }
-    fn sign_at(&self, kind: &str, payload: &[u8], iat_ms: u64) -> Vec<u8> {
-        sign_statement(
-            &self.key,
-            &StatementParams {
-                iss: &self.iss,
-                sub: "proverka-test",
-                iat: (iat_ms / 1000) as i64,
-                content_type: ContentType::Text(kind.into()),
-                payload,
-            },
-        )
-    }
 }
 
 /// A small city: three founding governance members (threshold 2), a maker, an operator, a
@@ -71,32 +40,15 @@ fn city() -> City {
     let water = Party::new("water", KeyType::P256);
     let grid = Party::new("grid", KeyType::P256);
     let cert = Party::new("cert", KeyType::P256);
-    let mut issuers: Vec<GenesisIssuer> = gov
-        .iter()
-        .map(|p| {
-            GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[Role::Governance])
-        })
-        .collect();
-    for (p, role) in [
-        (&acme, Role::Manufacturer),
-        (&bolt, Role::Manufacturer),
-        (&water, Role::Operator),
-        (&grid, Role::Operator),
-        (&cert, Role::SecurityAuthority),
-    ] {
-        issuers.push(GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[role]));
-    }
-    let genesis = Genesis {
-        format: GENESIS_FORMAT.into(),
-        origin: "city.example/log".into(),
-        created_ms: T0,
-        validators: vec![hex::encode([1u8; 32])],
-        receipt_key: hex::encode(acme.key.public_key().to_cose_key()),
-        checkpoint_vkey: "city.example/log+00000000+AQ".into(),
-        issuers,
-        governance_threshold: None,
-        validator_keys: Vec::new(),
-    };
+    let mut issuers: Vec<GenesisIssuer> = gov.iter().map(|p| p.issuer(Role::Governance)).collect();
+    issuers.extend([
+        acme.issuer(Role::Manufacturer),
+        bolt.issuer(Role::Manufacturer),
+        water.issuer(Role::Operator),
+        grid.issuer(Role::Operator),
+        cert.issuer(Role::SecurityAuthority),
+    ]);
+    let genesis = city_genesis(issuers, &acme);
     City {
         rules: Rules::new(&genesis).unwrap(),
         state: MemState::default(),
@@ -123,29 +75,12 @@ impl City {
                 log_root: root_of(self.height - 1),
             }),
         };
-        let d = self
-            .rules
-            .apply_block(&self.state, ctx, &statements, &NoCache)
-            .unwrap();
-        for (k, v) in d.state_writes() {
-            match v {
-                Some(v) => self.state.kv.insert(k, v),
-                None => self.state.kv.remove(&k),
-            };
-        }
-        for i in d.registered() {
-            self.state.entries.insert(statement_id(&statements[i]));
-        }
-        d.decisions
+        self.state.apply_block(&self.rules, ctx, &statements)
     }
 
     /// One statement in its own block; `Ok` if registered, the refusal otherwise.
     fn submit(&mut self, statement: Vec<u8>) -> Result<(), Rejection> {
-        match self.block(vec![statement]).remove(0) {
-            Decision::Register { .. } => Ok(()),
-            Decision::Reject { reason, .. } => Err(reason),
-            Decision::Duplicate { .. } => panic!("unexpected duplicate"),
-        }
+        verdict(self.block(vec![statement]).remove(0))
     }
 
     fn sign(&self, p: &Party, kind: &str, payload: &[u8]) -> Vec<u8> {

@@ -12,45 +12,14 @@ use proverka_ledger::kinds::{ACCEPT, BIRTH, CEDAR_POLICY, INTERACTION, MODEL, RE
 use proverka_ledger::payload::{encode_map, PayloadError};
 use proverka_ledger::query::{self, InteractionCursor, InteractionRole};
 use proverka_ledger::records::{ParamRecord, PolicyRef, Role};
-use proverka_ledger::{
-    make, BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, GENESIS_FORMAT,
-};
-use proverka_statement::{
-    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
-};
+use proverka_ledger::{make, BlockContext, Rejection, Rules};
+use proverka_statement::{statement_id, KeyType, PrivateKey};
 
 mod support;
-use support::{MemState, NoCache};
+use support::city::{city_genesis, party, verdict, Party, T0};
+use support::MemState;
 
-const T0: u64 = 1_780_000_000_000;
 const CTL_SEED: [u8; 32] = [0xc1; 32];
-
-struct Party {
-    iss: String,
-    key: PrivateKey,
-}
-
-impl Party {
-    fn sign(&self, kind: &str, payload: &[u8], now_ms: u64) -> Vec<u8> {
-        sign_statement(
-            &self.key,
-            &StatementParams {
-                iss: &self.iss,
-                sub: "proverka-test",
-                iat: (now_ms / 1000) as i64,
-                content_type: ContentType::Text(kind.into()),
-                payload,
-            },
-        )
-    }
-}
-
-fn party(iss: &str) -> Party {
-    Party {
-        iss: iss.into(),
-        key: PrivateKey::generate(KeyType::Ed25519).unwrap(),
-    }
-}
 
 /// acme makes a controller `ctl-1` (key from `CTL_SEED`, kept by acme) and a valve `valve-1`
 /// (sold to the water utility); grid is another operator.
@@ -68,29 +37,16 @@ struct City {
 impl City {
     fn new() -> City {
         let (acme, water, grid) = (party("acme"), party("water"), party("grid"));
-        let issuers = [
-            (&acme, Role::Manufacturer),
-            (&water, Role::Operator),
-            (&grid, Role::Operator),
-        ]
-        .iter()
-        .map(|(p, r)| GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[*r]))
-        .collect();
-        let genesis = Genesis {
-            format: GENESIS_FORMAT.into(),
-            origin: "city.example/log".into(),
-            created_ms: T0,
-            validators: vec![hex::encode([1u8; 32])],
-            receipt_key: hex::encode(acme.key.public_key().to_cose_key()),
-            checkpoint_vkey: "city.example/log+00000000+AQ".into(),
-            issuers,
-            governance_threshold: None,
-            validator_keys: Vec::new(),
-        };
-        let ctl = Party {
-            iss: hex::encode("ctl-1"),
-            key: PrivateKey::from_ed25519_seed(CTL_SEED),
-        };
+        let issuers = vec![
+            acme.issuer(Role::Manufacturer),
+            water.issuer(Role::Operator),
+            grid.issuer(Role::Operator),
+        ];
+        let genesis = city_genesis(issuers, &acme);
+        let ctl = Party::with_key(
+            &hex::encode("ctl-1"),
+            PrivateKey::from_ed25519_seed(CTL_SEED),
+        );
         let mut c = City {
             rules: Rules::new(&genesis).unwrap(),
             state: MemState::default(),
@@ -101,7 +57,7 @@ impl City {
             grid,
             ctl,
         };
-        c.submit(c.acme.sign(MODEL, &make::model("v", &[]), c.now))
+        c.submit(c.acme.sign_at(MODEL, &make::model("v", &[]), c.now))
             .unwrap();
         let ctl_key = c.ctl.key.public_key();
         c.birth("ctl-1", &ctl_key);
@@ -109,10 +65,10 @@ impl City {
         c.birth("valve-1", &valve_key);
         let offer = c
             .acme
-            .sign(TRANSFER, &make::transfer(b"valve-1", "water"), c.now);
+            .sign_at(TRANSFER, &make::transfer(b"valve-1", "water"), c.now);
         let pending = statement_id(&offer);
         c.submit(offer).unwrap();
-        c.submit(c.water.sign(ACCEPT, &make::accept(&pending), c.now))
+        c.submit(c.water.sign_at(ACCEPT, &make::accept(&pending), c.now))
             .unwrap();
         c
     }
@@ -127,7 +83,7 @@ impl City {
             factory_fw: [0x11; 32],
             x5chain: &[],
         });
-        self.submit(self.acme.sign(BIRTH, &b, self.now)).unwrap();
+        self.submit(self.acme.sign_at(BIRTH, &b, self.now)).unwrap();
     }
 
     /// One statement in its own block; `Ok` if registered, the refusal otherwise.
@@ -139,24 +95,11 @@ impl City {
             time_ms: self.now,
             anchor: None,
         };
-        let d = self
-            .rules
-            .apply_block(&self.state, ctx, std::slice::from_ref(&statement), &NoCache)
-            .unwrap();
-        for (k, v) in d.state_writes() {
-            match v {
-                Some(v) => self.state.kv.insert(k, v),
-                None => self.state.kv.remove(&k),
-            };
-        }
-        match d.decisions.into_iter().next() {
-            Some(Decision::Register { .. }) => {
-                self.state.entries.insert(statement_id(&statement));
-                Ok(())
-            }
-            Some(Decision::Reject { reason, .. }) => Err(reason),
-            other => panic!("unexpected {other:?}"),
-        }
+        verdict(
+            self.state
+                .apply_block(&self.rules, ctx, &[statement])
+                .remove(0),
+        )
     }
 
     /// Submits a statement that must be refused with `reason` and leave the state as it was.
@@ -211,7 +154,7 @@ impl City {
     }
 
     fn by(&self, p: &Party, payload: &[u8]) -> Vec<u8> {
-        p.sign(INTERACTION, payload, self.now)
+        p.sign_at(INTERACTION, payload, self.now)
     }
 }
 
@@ -277,7 +220,7 @@ fn the_recipients_owner_records_a_command_and_both_devices_list_it() {
 fn a_devices_interactions_page_oldest_first_and_a_denial_keeps_its_reasons_and_policy() {
     let mut c = City::new();
     let permit = r#"permit(principal, action == Proverka::Action::"actuate", resource);"#;
-    c.submit(c.water.sign(
+    c.submit(c.water.sign_at(
         CEDAR_POLICY,
         &make::cedar_policy("water", &[("ops", permit)], None),
         c.now,
@@ -412,10 +355,12 @@ fn a_command_signed_by_a_key_that_is_no_longer_the_senders_is_refused() {
     let before_rotation = c.ctl_command(1);
     // The controller rotates its key (asks with the old one, its owner approves).
     let new_key = PrivateKey::from_ed25519_seed([0xc2; 32]).public_key();
-    let req = c.ctl.sign(REKEY, &make::rekey(b"ctl-1", &new_key), c.now);
+    let req = c
+        .ctl
+        .sign_at(REKEY, &make::rekey(b"ctl-1", &new_key), c.now);
     let pending = statement_id(&req);
     c.submit(req).unwrap();
-    c.submit(c.acme.sign(ACCEPT, &make::accept(&pending), c.now))
+    c.submit(c.acme.sign_at(ACCEPT, &make::accept(&pending), c.now))
         .unwrap();
     let s = c.by(&c.water, &c.allowed(&before_rotation));
     c.refused(s, Rejection::Command(Reason::KidMismatch));

@@ -6,33 +6,13 @@ use proverka_ledger::kinds::{ACCEPT, BIRTH, CEDAR_POLICY, DECOMMISSION, LABELS, 
 use proverka_ledger::labels::{LabelsRecord, MAX_LABEL_BYTES, MAX_TAGS};
 use proverka_ledger::payload::PayloadError;
 use proverka_ledger::records::{device_hash, keys, Role};
-use proverka_ledger::{
-    make, query, BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, GENESIS_FORMAT,
-};
+use proverka_ledger::{make, query, BlockContext, Rejection, Rules};
 use proverka_policy::{judge, Action, Decision as CedarDecision, OwnerPolicies, Params, Request};
-use proverka_statement::{
-    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
-};
-
-use std::sync::Arc;
+use proverka_statement::{statement_id, KeyType, PrivateKey};
 
 mod support;
-use support::{MemState, NoCache};
-
-const T0: u64 = 1_780_000_000_000;
-
-#[derive(Clone)]
-struct Party {
-    iss: String,
-    key: Arc<PrivateKey>,
-}
-
-fn party(iss: &str) -> Party {
-    Party {
-        iss: iss.into(),
-        key: Arc::new(PrivateKey::generate(KeyType::Ed25519).unwrap()),
-    }
-}
+use support::city::{city_genesis, party, verdict, Party, T0};
+use support::MemState;
 
 /// A maker (acme) and two operators (water, grid); acme has made "pump-1" and "ctl-1" and
 /// sold both to water.
@@ -48,25 +28,12 @@ struct City {
 
 fn city() -> City {
     let (acme, water, grid) = (party("acme"), party("water"), party("grid"));
-    let issuers = [
-        (&acme, Role::Manufacturer),
-        (&water, Role::Operator),
-        (&grid, Role::Operator),
-    ]
-    .iter()
-    .map(|(p, r)| GenesisIssuer::new(&p.iss, &p.key.public_key(), false).with_roles(&[*r]))
-    .collect();
-    let genesis = Genesis {
-        format: GENESIS_FORMAT.into(),
-        origin: "city.example/log".into(),
-        created_ms: T0,
-        validators: vec![hex::encode([1u8; 32])],
-        receipt_key: hex::encode(acme.key.public_key().to_cose_key()),
-        checkpoint_vkey: "city.example/log+00000000+AQ".into(),
-        issuers,
-        governance_threshold: None,
-        validator_keys: Vec::new(),
-    };
+    let issuers = vec![
+        acme.issuer(Role::Manufacturer),
+        water.issuer(Role::Operator),
+        grid.issuer(Role::Operator),
+    ];
+    let genesis = city_genesis(issuers, &acme);
     let mut c = City {
         rules: Rules::new(&genesis).unwrap(),
         state: MemState::default(),
@@ -97,16 +64,7 @@ fn city() -> City {
 
 impl City {
     fn sign(&self, p: &Party, kind: &str, payload: &[u8]) -> Vec<u8> {
-        sign_statement(
-            &p.key,
-            &StatementParams {
-                iss: &p.iss,
-                sub: "proverka-test",
-                iat: (self.now / 1000) as i64,
-                content_type: ContentType::Text(kind.into()),
-                payload,
-            },
-        )
+        p.sign_at(kind, payload, self.now)
     }
 
     /// One statement in its own block; `Ok` if registered, the refusal otherwise.
@@ -120,24 +78,11 @@ impl City {
             time_ms: self.now,
             anchor: None,
         };
-        let d = self
-            .rules
-            .apply_block(&self.state, ctx, std::slice::from_ref(&statement), &NoCache)
-            .unwrap();
-        for (k, v) in d.state_writes() {
-            match v {
-                Some(v) => self.state.kv.insert(k, v),
-                None => self.state.kv.remove(&k),
-            };
-        }
-        match d.decisions.into_iter().next() {
-            Some(Decision::Register { .. }) => {
-                self.state.entries.insert(statement_id(&statement));
-                Ok(())
-            }
-            Some(Decision::Reject { reason, .. }) => Err(reason),
-            other => panic!("unexpected {other:?}"),
-        }
+        verdict(
+            self.state
+                .apply_block(&self.rules, ctx, &[statement])
+                .remove(0),
+        )
     }
 
     /// Submits a statement that must register.

@@ -8,14 +8,12 @@ use proverka_ledger::validators::{self, CommitteeRecord, EPOCH_BLOCKS, MAX_VALID
 use proverka_ledger::{
     BlockContext, Decision, Genesis, GenesisIssuer, Rejection, Rules, ValidatorKeys, GENESIS_FORMAT,
 };
-use proverka_statement::{
-    sign_statement, statement_id, ContentType, KeyType, PrivateKey, PublicKey, StatementParams,
-};
+use proverka_statement::{statement_id, KeyType, PrivateKey, PublicKey};
 
 mod support;
-use support::{MemState, NoCache};
+use support::city::{verdict, T0};
+use support::MemState;
 
-const T0: u64 = 1_780_000_000_000;
 const ORIGIN: &str = "city.example/log";
 
 /// Validator `i`'s keys: consensus key `[i; 32]`, a receipt key, a checkpoint key named by the
@@ -88,16 +86,7 @@ fn ledger(validators: u8) -> Ledger {
 }
 
 fn sign(signer: &(String, PrivateKey), kind: &str, payload: &[u8], height: u64) -> Vec<u8> {
-    sign_statement(
-        &signer.1,
-        &StatementParams {
-            iss: &signer.0,
-            sub: "proverka-test",
-            iat: ((T0 + height * 1000) / 1000) as i64,
-            content_type: ContentType::Text(kind.into()),
-            payload,
-        },
-    )
+    support::city::sign(&signer.1, &signer.0, kind, payload, T0 + height * 1000)
 }
 
 impl Ledger {
@@ -109,28 +98,11 @@ impl Ledger {
             time_ms: T0 + self.height * 1000,
             anchor: None,
         };
-        let d = self
-            .rules
-            .apply_block(&self.state, ctx, &statements, &NoCache)
-            .unwrap();
-        for (k, v) in d.state_writes() {
-            match v {
-                Some(v) => self.state.kv.insert(k, v),
-                None => self.state.kv.remove(&k),
-            };
-        }
-        for i in d.registered() {
-            self.state.entries.insert(statement_id(&statements[i]));
-        }
-        d.decisions
+        self.state.apply_block(&self.rules, ctx, &statements)
     }
 
     fn submit(&mut self, statement: Vec<u8>) -> Result<(), Rejection> {
-        match self.block(vec![statement]).remove(0) {
-            Decision::Register { .. } => Ok(()),
-            Decision::Reject { reason, .. } => Err(reason),
-            Decision::Duplicate { .. } => panic!("unexpected duplicate"),
-        }
+        verdict(self.block(vec![statement]).remove(0))
     }
 
     /// Governance member 0 proposes `payload`; members 0 and 1 approve it (the threshold).

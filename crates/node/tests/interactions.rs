@@ -9,11 +9,14 @@ use proverka_command::{
 use proverka_ledger::interaction::GatewayVerdict;
 use proverka_ledger::kinds;
 use proverka_ledger::make::{self, Birth};
-use proverka_node::{start, NodeConfig, RunningNode};
+use proverka_node::RunningNode;
 use proverka_statement::{
     sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
 };
 use serde_json::Value;
+
+mod support;
+use support::dev_node;
 
 struct Harness {
     node: RunningNode,
@@ -24,15 +27,7 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        dev: true,
-        genesis: None,
-        p2p: Default::default(),
-    })
-    .await
-    .expect("start dev node");
+    let node = dev_node(dir.path()).await;
     let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
     Harness {
         node,

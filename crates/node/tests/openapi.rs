@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use proverka_node::{api::ROUTES, start, NodeConfig};
+use proverka_node::api::ROUTES;
+
+mod support;
+use support::dev_node;
 
 fn documented() -> BTreeSet<(String, String)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.yaml");
@@ -37,15 +40,7 @@ fn the_openapi_document_lists_exactly_the_routed_operations() {
 #[tokio::test]
 async fn every_documented_operation_reaches_a_handler() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        dev: true,
-        genesis: None,
-        p2p: Default::default(),
-    })
-    .await
-    .unwrap();
+    let node = dev_node(dir.path()).await;
     let http = reqwest::Client::new();
     let id = "00".repeat(32);
     for (method, path) in documented() {
@@ -79,15 +74,7 @@ async fn every_documented_operation_reaches_a_handler() {
 #[tokio::test]
 async fn a_dev_node_serves_its_genesis_committee_as_current_and_scheduled() {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        dev: true,
-        genesis: None,
-        p2p: Default::default(),
-    })
-    .await
-    .unwrap();
+    let node = dev_node(dir.path()).await;
     let genesis = proverka_ledger::Genesis::from_bytes(
         &std::fs::read(dir.path().join("genesis.json")).unwrap(),
     )

@@ -9,10 +9,13 @@ use proverka_ledger::{kinds, query, Genesis};
 use proverka_node::state_proof::{
     verify, ProvedView, StateProofBundle, StateProofBundleError, VerifiedState,
 };
-use proverka_node::{start, NodeConfig, RunningNode};
+use proverka_node::RunningNode;
 use proverka_statement::{sign_statement, ContentType, KeyType, PrivateKey, StatementParams};
 use serde_bytes::ByteBuf;
 use serde_json::Value;
+
+mod support;
+use support::dev_node;
 
 struct Harness {
     node: RunningNode,
@@ -26,15 +29,7 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        dev: true,
-        genesis: None,
-        p2p: Default::default(),
-    })
-    .await
-    .expect("start dev node");
+    let node = dev_node(dir.path()).await;
     let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
     // What a light client holds: the genesis file, nothing else.
     let genesis_bytes = std::fs::read(dir.path().join("genesis.json")).unwrap();

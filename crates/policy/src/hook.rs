@@ -1,6 +1,6 @@
 //! The command verifier's policy hook, implemented with Cedar.
 
-use proverka_command::{DeviceId, PolicyDecision, PolicyHook, PolicyRequest};
+use proverka_command::{DeviceId, Params, PolicyDecision, PolicyHook, PolicyRequest, TrustStatus};
 
 use crate::facts::{Action, DeviceFacts, Request, TrustVector};
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub trait FactSource {
     /// Cedar's answer is a pure function of the policy set, the two devices' entities and the
     /// request — action, params, time, sender status and trust vector — so a source whose
     /// facts and policies do not change may keep it per (pair, request), provided every one
-    /// of those is part of the key. `None` judges every command.
+    /// of those is part of the key: [`VerdictKey`] is that key. `None` judges every command.
     fn verdict(
         &self,
         _sender: &DeviceId,
@@ -45,6 +45,37 @@ pub trait FactSource {
         _judge: &dyn Fn() -> Result<Verdict, JudgeError>,
     ) -> Option<Result<Verdict, JudgeError>> {
         None
+    }
+}
+
+/// What a [`FactSource`] that keeps verdicts keys them by: everything a Cedar verdict depends
+/// on besides the policy set and the two devices' entities (fixed for such a source's life) —
+/// the pair, the action, the params, the verifier's time (whole seconds, as Cedar sees it), the
+/// sender's status and trust vector.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VerdictKey {
+    sender: DeviceId,
+    recipient: DeviceId,
+    action: Action,
+    params: Params,
+    now: u64,
+    status: TrustStatus,
+    vector: TrustVector,
+}
+
+impl VerdictKey {
+    /// The key of `request`, a command from `sender` to `recipient` (as passed to
+    /// [`FactSource::verdict`]).
+    pub fn new(sender: &DeviceId, recipient: &DeviceId, request: &Request<'_>) -> Self {
+        VerdictKey {
+            sender: sender.clone(),
+            recipient: recipient.clone(),
+            action: request.action,
+            params: request.params.clone(),
+            now: request.now,
+            status: request.sender_status,
+            vector: request.sender_tv,
+        }
     }
 }
 
@@ -138,5 +169,119 @@ impl<T: FactSource + ?Sized> FactSource for &T {
         judge: &dyn Fn() -> Result<Verdict, JudgeError>,
     ) -> Option<Result<Verdict, JudgeError>> {
         (**self).verdict(sender, recipient, request, judge)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proverka_command::ParamValue;
+
+    /// The key of `request`, a command from device `sender` to device `recipient`.
+    fn key(sender: &str, recipient: &str, request: Request<'_>) -> VerdictKey {
+        let id = |name: &str| DeviceId::new(name.as_bytes().to_vec()).unwrap();
+        VerdictKey::new(&id(sender), &id(recipient), &request)
+    }
+
+    #[test]
+    fn the_verdict_key_holds_the_pair_action_params_time_status_and_trust_vector() {
+        let facts = DeviceFacts::default();
+        let params = Params::new().with("level", ParamValue::Int(3)).unwrap();
+        let request = Request {
+            sender: &facts,
+            recipient: &facts,
+            action: Action::Actuate,
+            now: 1_780_000_000,
+            sender_status: TrustStatus::Affirming,
+            sender_tv: TrustVector::default(),
+            params: &params,
+        };
+        let base = key("ctl-1", "valve-1", request);
+        assert_eq!(
+            key("ctl-1", "valve-1", request),
+            base,
+            "the same request, the same key"
+        );
+
+        let other_params = Params::new().with("level", ParamValue::Int(4)).unwrap();
+        let other_tv = TrustVector {
+            executables: 2,
+            ..TrustVector::default()
+        };
+        let differing = [
+            ("sender", key("ctl-2", "valve-1", request)),
+            ("recipient", key("ctl-1", "valve-2", request)),
+            (
+                "action",
+                key(
+                    "ctl-1",
+                    "valve-1",
+                    Request {
+                        action: Action::Read,
+                        ..request
+                    },
+                ),
+            ),
+            (
+                "params",
+                key(
+                    "ctl-1",
+                    "valve-1",
+                    Request {
+                        params: &other_params,
+                        ..request
+                    },
+                ),
+            ),
+            (
+                "time",
+                key(
+                    "ctl-1",
+                    "valve-1",
+                    Request {
+                        now: request.now + 1,
+                        ..request
+                    },
+                ),
+            ),
+            (
+                "sender status",
+                key(
+                    "ctl-1",
+                    "valve-1",
+                    Request {
+                        sender_status: TrustStatus::Warning,
+                        ..request
+                    },
+                ),
+            ),
+            (
+                "trust vector",
+                key(
+                    "ctl-1",
+                    "valve-1",
+                    Request {
+                        sender_tv: other_tv,
+                        ..request
+                    },
+                ),
+            ),
+        ];
+        for (field, differs) in &differing {
+            assert_ne!(differs, &base, "a different {field} is a different key");
+        }
+
+        // The devices' facts are not in the key: a source keeps verdicts only while they are
+        // fixed (a gateway snapshot empties its cache on every change).
+        let other_facts = DeviceFacts {
+            owner: "grid".into(),
+            ..DeviceFacts::default()
+        };
+        let facts_only = Request {
+            sender: &other_facts,
+            recipient: &other_facts,
+            ..request
+        };
+        assert_eq!(key("ctl-1", "valve-1", facts_only), base);
     }
 }

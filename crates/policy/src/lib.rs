@@ -63,7 +63,7 @@ pub use admit::{
 };
 pub use engine::{schema, SCHEMA};
 pub use facts::{Action, DeviceFacts, Request, RequestEntities, TrustVector};
-pub use hook::{CedarHook, FactSource};
+pub use hook::{CedarHook, FactSource, VerdictKey};
 pub use judge::{
     check_policy_set, judge, judge_with, Decision, JudgeError, OwnerPolicies, Verdict,
 };

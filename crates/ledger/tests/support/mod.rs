@@ -1,9 +1,13 @@
 //! Test doubles shared by the ledger's specification tests: in-memory state and a
-//! signature cache that has verified nothing.
+//! signature cache that has verified nothing, and the block harness of [`city`].
 
 use std::collections::{HashMap, HashSet};
 
 use proverka_ledger::{SignatureCache, StateError, StateView};
+
+/// Not every test binary uses every helper of the harness.
+#[allow(dead_code)]
+pub mod city;
 
 /// Ledger state in memory: key-value pairs and the entry ids already in the log.
 #[derive(Default)]

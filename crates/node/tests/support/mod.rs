@@ -1,0 +1,19 @@
+//! What the node's integration tests share.
+
+use std::path::Path;
+
+use proverka_node::{start, NodeConfig, RunningNode};
+
+/// A dev node (it writes its genesis and its admin key into `dir`) listening on a free local
+/// port.
+pub async fn dev_node(dir: &Path) -> RunningNode {
+    start(NodeConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        dev: true,
+        genesis: None,
+        p2p: Default::default(),
+    })
+    .await
+    .expect("start dev node")
+}
