@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let store = Store::open(dir.path())?;
     println!(
-        "reopen (load {} stored hashes, check root): {:.2} s; RSS {}",
+        "reopen (load {} stored hashes and {entries} ids, check root): {:.2} s; RSS {}",
         2 * entries,
         started.elapsed().as_secs_f64(),
         rss_mib()
@@ -126,6 +126,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "inclusion proofs, {threads} threads: {proofs} in {many:.2} s = {:.0} proofs/s",
         proofs as f64 / many
+    );
+
+    // Entry id look-ups (every submission, receipt and proof request makes one), ids
+    // computed beforehand so that only the look-up is timed.
+    let ids: Vec<_> = (0..proofs)
+        .map(|_| leaf_entry(&statement(next(&mut seed) % size)))
+        .collect();
+    let started = Instant::now();
+    let mut found = 0u64;
+    for id in &ids {
+        found += u64::from(store.index_of(id)?.is_some());
+    }
+    let look = started.elapsed().as_secs_f64();
+    println!(
+        "index_of, 1 thread: {proofs} random logged ids in {look:.2} s = {:.0} look-ups/s \
+         (found {found}); id map ~{:.1} MiB",
+        proofs as f64 / look,
+        store.id_index_bytes() as f64 / (1 << 20) as f64
     );
 
     // Spot-check correctness of what was timed.

@@ -7,7 +7,8 @@ use proverka_log::{
     verify_inclusion, Hash, NoteKey, TileRef,
 };
 use proverka_store::{
-    AppendOutcome, BlockAppend, StateEntry, StateWrite, Store, StoreError, MAX_STATE_KEY_BYTES,
+    AppendOutcome, BlockAppend, StateEntry, StateWrite, Store, StoreError, MAX_CHECKPOINT_BYTES,
+    MAX_STATE_KEY_BYTES,
 };
 use std::path::Path;
 
@@ -445,4 +446,72 @@ fn corrupt_meta(dir: &Path, key: &str, value: &[u8]) {
         meta.insert(key, value).expect("insert");
     }
     txn.commit().expect("commit");
+}
+
+#[test]
+fn after_reopen_every_logged_id_has_its_index_and_no_other_id_has_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut logged = Vec::new();
+    {
+        let store = Store::open(dir.path()).expect("open");
+        for h in 1..=20u64 {
+            let out = append(&store, h, &statements(h, 50), &[]).expect("append");
+            logged.extend(out.appended);
+        }
+    }
+    // The id map is rebuilt from the file alone.
+    let store = Store::open(dir.path()).expect("reopen");
+    assert_eq!(logged.len(), 1000);
+    for (id, index) in &logged {
+        assert_eq!(store.index_of(id).expect("read"), Some(*index));
+    }
+    // Same first 8 bytes as a logged id (what the map is keyed by), different id: not logged.
+    let mut near = logged[0].0;
+    near[31] ^= 1;
+    assert_eq!(store.index_of(&near).expect("read"), None);
+    assert_eq!(
+        store.index_of(&leaf_entry(b"never logged")).expect("read"),
+        None
+    );
+}
+
+#[test]
+fn the_ids_of_a_block_whose_transaction_did_not_commit_are_absent_even_after_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    append(&store, 1, &statements(1, 3), &[]).expect("1");
+    let stmts = statements(2, 5);
+    let refs: Vec<&[u8]> = stmts.iter().map(Vec::as_slice).collect();
+    // The note is checked last, after the block's entries and ids went into the transaction:
+    // the transaction is then dropped, not committed.
+    let oversized = |_: u64, _: &Hash| vec![b'x'; MAX_CHECKPOINT_BYTES + 1];
+    let failed = store.append_block(BlockAppend {
+        height: 2,
+        digest: digest(2),
+        statements: &refs,
+        state_writes: &[],
+        state_root: [0; 32],
+        checkpoint: Some(&oversized),
+    });
+    assert!(matches!(
+        failed,
+        Err(StoreError::Limit {
+            what: "checkpoint bytes",
+            ..
+        })
+    ));
+    for s in &stmts {
+        assert_eq!(store.index_of(&leaf_entry(s)).expect("read"), None);
+    }
+    drop(store);
+    let store = Store::open(dir.path()).expect("reopen");
+    for s in &stmts {
+        assert_eq!(store.index_of(&leaf_entry(s)).expect("read"), None);
+    }
+    // Offered again, the block gets the indexes it would have had.
+    let out = append(&store, 2, &stmts, &[]).expect("2");
+    assert_eq!(out.first_index, 3);
+    for (index, s) in (3u64..).zip(&stmts) {
+        assert_eq!(store.index_of(&leaf_entry(s)).expect("read"), Some(index));
+    }
 }
