@@ -26,6 +26,7 @@ pub mod labels;
 pub mod make;
 mod orgs;
 pub mod payload;
+mod preverify;
 pub mod query;
 pub mod records;
 mod rules;

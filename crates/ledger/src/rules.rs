@@ -9,6 +9,7 @@ use crate::ctx::{BlockContext, Ctx, Fail, Overlay, RuleResult};
 use crate::genesis::{Genesis, GenesisError};
 use crate::idevid::Idevid;
 use crate::issuers::{state_key, IssuerRecord};
+use crate::preverify::{self, Parsed};
 use crate::records::{keys, ConstitutionRecord, Kid, OrgRecord, Role};
 use crate::{cedar, challenges, devices, firmware, interaction, kinds, labels, orgs};
 
@@ -462,13 +463,24 @@ impl Rules {
         let mut budget = MAX_BLOCK_STATE_WRITES.saturating_sub(prelude.len());
         let mut seen = BTreeSet::new();
         let mut decisions = Vec::with_capacity(statements.len());
-        for (pos, bytes) in statements.iter().enumerate() {
-            let id = statement_id(bytes);
+        let parsed: Parsed = statements
+            .iter()
+            .map(|bytes| {
+                let stmt = SignedStatement::parse(bytes, &self.limits);
+                (statement_id(bytes), stmt)
+            })
+            .collect();
+        let batch = preverify::batch_verified(self, view, block, &parsed, cache)?;
+        for (pos, (id, stmt)) in parsed.into_iter().enumerate() {
             let decision = if !seen.insert(id) || view.has_entry(&id)? {
                 Decision::Duplicate { id }
             } else {
                 let pos = u32::try_from(pos).unwrap_or(u32::MAX);
-                self.decide(view, &overlay, block, pos, bytes, id, cache)?
+                let checked = Checked {
+                    whole: cache.is_verified(&id),
+                    signature: batch.contains(&id),
+                };
+                self.decide(view, &overlay, block, pos, stmt, id, checked)?
             };
             let decision = match decision {
                 Decision::Register { id, writes } if budget < writes.len() => Decision::Reject {
@@ -493,11 +505,11 @@ impl Rules {
         overlay: &Overlay,
         block: BlockContext,
         pos: u32,
-        bytes: &[u8],
+        stmt: Result<SignedStatement, StatementError>,
         id: [u8; 32],
-        cache: &dyn SignatureCache,
+        checked: Checked,
     ) -> Result<Decision, StateError> {
-        let stmt = match SignedStatement::parse(bytes, &self.limits) {
+        let stmt = match stmt {
             Ok(s) => s,
             Err(e) => {
                 let reason = Rejection::Malformed(e.to_string());
@@ -505,14 +517,22 @@ impl Rules {
             }
         };
         let mut ctx = Ctx::new(view, overlay, block, pos, id);
-        let verified = cache.is_verified(&id);
-        ctx.prechecked = verified;
-        let result = self.judge(&mut ctx, &stmt, verified);
+        ctx.prechecked = checked.whole;
+        let result = self.judge(&mut ctx, &stmt, checked.whole || checked.signature);
         Ok(match verdict(result, ctx)? {
             Ok(writes) => Decision::Register { id, writes },
             Err(reason) => Decision::Reject { id, reason },
         })
     }
+}
+
+/// What was already verified of a statement before its rule runs.
+#[derive(Clone, Copy)]
+struct Checked {
+    /// The node checked it whole at submission, nested signatures included ([`SignatureCache`]).
+    whole: bool,
+    /// Its own signature passed the block's batch check (`preverify.rs`).
+    signature: bool,
 }
 
 /// A rule's outcome as a verdict: its writes if it passed, the refusal if not; a failed state

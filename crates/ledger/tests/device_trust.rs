@@ -32,12 +32,17 @@ struct City {
 }
 
 fn city() -> City {
+    city_with_water(KeyType::P256)
+}
+
+/// The test city, its water operator holding a key of type `water_key`.
+fn city_with_water(water_key: KeyType) -> City {
     let gov: Vec<Party> = (1..=3)
         .map(|i| Party::new(&format!("gov{i}"), KeyType::P256))
         .collect();
     let acme = Party::new("acme", KeyType::P256);
     let bolt = Party::new("bolt", KeyType::Ed25519);
-    let water = Party::new("water", KeyType::P256);
+    let water = Party::new("water", water_key);
     let grid = Party::new("grid", KeyType::P256);
     let cert = Party::new("cert", KeyType::P256);
     let mut issuers: Vec<GenesisIssuer> = gov.iter().map(|p| p.issuer(Role::Governance)).collect();
@@ -851,6 +856,36 @@ fn a_forged_signature_anywhere_in_a_gateway_batch_refuses_the_batch_naming_the_i
         }
         other => panic!("expected item 2's signature to be refused, got {other:?}"),
     }
+    assert!(c.device("dev-0").evidence.is_none());
+}
+
+#[test]
+fn a_batch_checked_outer_signature_does_not_vouch_for_the_items_inside() {
+    // Two Ed25519 issuer statements in one block: their outer signatures are checked in one
+    // batch equation before the rules run. The forged item inside must still be found.
+    let mut c = city_with_water(KeyType::Ed25519);
+    let devices: Vec<Party> = (0..3).map(|i| c.born_device(&format!("dev-{i}"))).collect();
+    let mut items: Vec<Vec<u8>> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| c.evidence(d, &format!("dev-{i}"), FW2, 2, c.now))
+        .collect();
+    let last = items[1].len() - 1;
+    items[1][last] ^= 0x01;
+    let batch = c.sign(&c.water, EVIDENCE_BATCH, &make::evidence_batch(&items));
+    let note = c.sign(&c.water, "text/plain", b"shift report");
+    let mut decisions = c.block(vec![batch, note]).into_iter().map(verdict);
+    match decisions.next() {
+        Some(Err(Rejection::BatchItem { index: 1, reason })) => {
+            assert!(matches!(*reason, Rejection::Signature(_)), "{reason:?}")
+        }
+        other => panic!("expected item 1's signature to be refused, got {other:?}"),
+    }
+    assert_eq!(
+        decisions.next(),
+        Some(Ok(())),
+        "the plain statement registers"
+    );
     assert!(c.device("dev-0").evidence.is_none());
 }
 

@@ -119,6 +119,44 @@ fn a_registered_key_claiming_another_issuer_name_is_refused() {
 }
 
 #[test]
+fn in_a_block_of_ed25519_statements_exactly_the_forged_signatures_are_refused() {
+    // Ed25519 issuer signatures of a block are checked in one batch; the decisions must be
+    // those of checking each statement alone.
+    let f = fixture();
+    let alice = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    let mut state = MemState::default();
+    let reg = decide(
+        &f,
+        &state,
+        &[registration(&f.admin, &alice, "alice", false)],
+    );
+    if let Decision::Register { writes, .. } = &reg[0] {
+        state
+            .kv
+            .extend(writes.iter().map(|(k, v)| (k.clone(), v.clone().unwrap())));
+    }
+    let mut block: Vec<Vec<u8>> = (0..6u8)
+        .map(|i| statement(&alice, "alice", "text/plain", &[i]))
+        .collect();
+    for forged in [1, 4] {
+        let last = block[forged].len() - 1;
+        block[forged][last] ^= 0x01;
+    }
+    let batched = decide(&f, &state, &block);
+    let alone: Vec<Decision> = block
+        .iter()
+        .flat_map(|s| decide(&f, &state, std::slice::from_ref(s)))
+        .collect();
+    assert_eq!(batched, alone);
+    for (i, d) in batched.iter().enumerate() {
+        match i {
+            1 | 4 => assert!(matches!(reason(d), Rejection::Signature(_)), "{d:?}"),
+            _ => assert!(matches!(d, Decision::Register { .. }), "{d:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_statement_with_a_tampered_signature_is_refused() {
     let f = fixture();
     let mut s = statement(&f.admin, "admin", "text/plain", b"x");
