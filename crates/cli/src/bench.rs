@@ -60,8 +60,9 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         .pool_max_idle_per_host(opts.clients)
         .build()
         .map_err(Failure::network)?;
-    register_issuer(&http, &node.url, &admin, &ed, "bench-ed25519").await?;
-    register_issuer(&http, &node.url, &admin, &p256, "bench-p256").await?;
+    let dev_admin = (&admin, proverka_node::datadir::DEV_ADMIN_ISS);
+    register_issuer(&http, &node.url, dev_admin, &ed, "bench-ed25519").await?;
+    register_issuer(&http, &node.url, dev_admin, &p256, "bench-p256").await?;
 
     println!("\n(b) end-to-end registration over HTTP (201 = durably in the log)");
     let mut ratios = Vec::new();
@@ -242,10 +243,11 @@ async fn post_statement(http: &reqwest::Client, url: &str, stmt: Vec<u8>) -> Res
     }
 }
 
-async fn register_issuer(
+/// Registers `key` as the (non-admin) issuer `iss`, signed by `admin` (issuer `admin_iss`).
+pub(crate) async fn register_issuer(
     http: &reqwest::Client,
     url: &str,
-    admin: &PrivateKey,
+    (admin, admin_iss): (&PrivateKey, &str),
     key: &PrivateKey,
     iss: &str,
 ) -> Result<(), Failure> {
@@ -257,7 +259,7 @@ async fn register_issuer(
     let stmt = sign_statement(
         admin,
         &StatementParams {
-            iss: proverka_node::datadir::DEV_ADMIN_ISS,
+            iss: admin_iss,
             sub: iss,
             iat: 1_764_000_000,
             content_type: ContentType::Text(ISSUER_REGISTRATION_CONTENT_TYPE.into()),

@@ -9,7 +9,7 @@ use std::time::Instant;
 use proverka_log::{cosign_checkpoint, sign_checkpoint, sign_tree_head, Hash, NoteKey};
 use proverka_statement::{KeyType, PrivateKey};
 
-use crate::bench::{presign, raw_rate, submit_all};
+use crate::bench::{presign, raw_rate, register_issuer, submit_all};
 use crate::net;
 use crate::ports::free_base_port;
 use crate::Failure;
@@ -19,9 +19,21 @@ pub struct BenchNetOptions {
     pub validators: usize,
     pub statements: usize,
     pub clients: usize,
+    /// `p256`, `ed25519` or `both`.
+    pub alg: String,
 }
 
 pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
+    let (p256_on, ed_on) = match opts.alg.as_str() {
+        "p256" => (true, false),
+        "ed25519" => (false, true),
+        "both" => (true, true),
+        other => {
+            return Err(Failure::input(format!(
+                "--alg takes p256, ed25519 or both, not {other:?}"
+            )))
+        }
+    };
     let dir = tempfile::tempdir().map_err(Failure::input)?;
     let base = free_base_port(opts.validators)
         .map_err(Failure::input)?
@@ -38,19 +50,34 @@ pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
         members.len(),
         opts.clients
     );
-    let raw = raw_rate(&admin, 2, 2.0, false);
-    println!("raw P-256 verification on 2 threads: {raw:.0}/s");
-    let stmts = presign(&admin, net::NET_ADMIN_ISS, opts.statements, "net");
     let urls: Vec<String> = members.iter().map(|m| m.api.clone()).collect();
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    let (rate, p50, p99) = submit_all(&http, &urls, stmts, opts.clients).await?;
+    let ed = PrivateKey::generate(KeyType::Ed25519).map_err(Failure::input)?;
+    let net_admin = (&admin, net::NET_ADMIN_ISS);
+    register_issuer(&http, &urls[0], net_admin, &ed, "bench-ed25519").await?;
+    let p256 = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
+    register_issuer(&http, &urls[0], net_admin, &p256, "bench-p256").await?;
     println!(
-        "{} statements finalized and answered with a certified receipt: {rate:.0}/s \
-         (p50 {p50:.0} ms, p99 {p99:.0} ms) in {:.1} s",
-        opts.statements,
-        started.elapsed().as_secs_f64()
+        "raw verification on 2 threads: P-256 {:.0}/s, Ed25519 {:.0}/s, Ed25519 batch {:.0}/s",
+        raw_rate(&p256, 2, 2.0, false),
+        raw_rate(&ed, 2, 2.0, false),
+        raw_rate(&ed, 2, 2.0, true)
     );
+    let runs = [
+        (p256_on, "P-256", &p256, "bench-p256"),
+        (ed_on, "Ed25519", &ed, "bench-ed25519"),
+    ];
+    for (_, name, key, iss) in runs.into_iter().filter(|r| r.0) {
+        let stmts = presign(key, iss, opts.statements, name);
+        let started = Instant::now();
+        let (rate, p50, p99) = submit_all(&http, &urls, stmts, opts.clients).await?;
+        println!(
+            "{name}: {} statements finalized and answered with a certified receipt: \
+             {rate:.0}/s (p50 {p50:.0} ms, p99 {p99:.0} ms) in {:.1} s",
+            opts.statements,
+            started.elapsed().as_secs_f64()
+        );
+    }
     running.stop();
     drop(dir);
     sizes()

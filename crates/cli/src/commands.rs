@@ -414,6 +414,9 @@ enum Command {
         statements: usize,
         #[arg(long, default_value_t = 256)]
         clients: usize,
+        /// Which statements to submit: `p256`, `ed25519` or `both` (one after the other).
+        #[arg(long, default_value = "both")]
+        alg: String,
     },
     /// Verify that checkpoint NEW extends checkpoint OLD (append-only), offline with a proof
     /// file or by fetching the proof.
@@ -653,11 +656,13 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             validators,
             statements,
             clients,
+            alg,
         } => {
             crate::bench_net::run(crate::bench_net::BenchNetOptions {
                 validators,
                 statements,
                 clients,
+                alg,
             })
             .await
         }

@@ -79,6 +79,15 @@ pub trait Application: Clone + Send + Sync + 'static {
         let _ = (from, message);
     }
 
+    /// Statements another validator received from its clients and shared
+    /// ([`crate::Handle::share`]), so that this validator can propose them when it leads;
+    /// `from` is its consensus key, authenticated by the transport. Each is non-empty and
+    /// within [`crate::MAX_STATEMENT_BYTES`], nothing else is checked: the sender may be
+    /// Byzantine. Must return quickly. Default: ignored.
+    fn shared(&self, from: [u8; 32], statements: Vec<Vec<u8>>) {
+        let _ = (from, statements);
+    }
+
     /// The committee of `epoch` (raw Ed25519 consensus keys), as decided by the blocks this
     /// application applied; `None` means the genesis committee ([`crate::Config::committee`]).
     ///

@@ -57,6 +57,8 @@ pub(crate) const CHANNEL_BLOCKS: u64 = 3;
 pub(crate) const CHANNEL_BACKFILL: u64 = 4;
 /// Application messages broadcast to the committee (checkpoint cosignatures).
 pub(crate) const CHANNEL_GOSSIP: u64 = 5;
+/// Statements shared with the committee for the next leaders to propose (`share.rs`).
+pub(crate) const CHANNEL_STATEMENTS: u64 = 6;
 
 /// Largest message [`crate::Handle::gossip`] sends; larger ones are dropped on both sides.
 pub const MAX_GOSSIP_BYTES: usize = 4 * 1024;
@@ -81,12 +83,15 @@ pub(crate) struct Channels<S, R> {
     pub backfill: (S, R),
     /// Best-effort application broadcast; `None` where the application does not gossip.
     pub gossip: Option<(S, R)>,
+    /// Statements shared for the next leaders; `None` where statements stay with their receiver.
+    pub statements: Option<(S, R)>,
 }
 
 /// Largest p2p payload any channel carries for a committee of `participants`.
 pub(crate) fn max_message_size(participants: u32) -> u32 {
     commonware_p2p::max_message_size(&[
         MAX_GOSSIP_BYTES,
+        crate::share::MAX_SHARE_BYTES,
         // Votes, certificates and their resolver travel on per-epoch subchannels.
         mux::prefixed(simplex::max_payload_size::<Scheme, sha256::Digest>(
             participants,
@@ -178,6 +183,8 @@ pub(crate) struct Engine {
     pub consensus: Handle<()>,
     /// Messages to broadcast to the committee, when the transport has a gossip channel.
     pub gossip: Option<mpsc::Sender<Vec<u8>>>,
+    /// Encoded statement batches to share, when the transport has a statements channel.
+    pub share: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 fn immutable_config<C>(
@@ -336,6 +343,7 @@ where
     // Finalized blocks flow marshal -> Delivery -> deliver() -> Application::finalized; the
     // last block of an epoch also announces the next committee to the epoch engines.
     let app_for_gossip = app.clone();
+    let app_for_share = app.clone();
     let (delivery, finalized) = Delivery::new(shared.clone());
     let (transitions, transitions_in) = mpsc::unbounded();
     context.child("delivery").spawn({
@@ -411,12 +419,23 @@ where
             .spawn(move |_| receive_gossip(receiver, app_for_gossip));
         outbox
     });
+    let share = channels.statements.map(|(sender, receiver)| {
+        let (outbox, outgoing) = mpsc::channel(crate::share::SHARE_QUEUE);
+        context
+            .child("share_out")
+            .spawn(move |_| crate::share::send_shared(sender, outgoing));
+        context
+            .child("share_in")
+            .spawn(move |_| crate::share::receive_shared(receiver, app_for_share));
+        outbox
+    });
 
     Engine {
         shared,
         queries,
         consensus,
         gossip,
+        share,
     }
 }
 

@@ -24,6 +24,7 @@ mod epochs;
 mod finality;
 mod key;
 mod network;
+mod share;
 
 #[cfg(test)]
 mod sim;
@@ -41,6 +42,7 @@ pub use block::{
 pub use engine::MAX_GOSSIP_BYTES;
 pub use finality::{verify_finalization, CertificateError, FinalizedProposal};
 pub use key::{KeyError, ValidatorKey};
+pub use share::{fitting as shareable, Share, MAX_SHARED_STATEMENTS, MAX_SHARE_BYTES};
 
 use app::Shared;
 use commonware_runtime::{tokio as cw_tokio, Runner as _, Spawner as _, Supervisor as _};
@@ -261,6 +263,7 @@ pub struct Handle {
     shared: Arc<Shared>,
     queries: mpsc::UnboundedSender<Query>,
     gossip: Option<mpsc::Sender<Vec<u8>>>,
+    share: Option<mpsc::Sender<Vec<u8>>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     public_key: String,
@@ -301,6 +304,11 @@ impl Handle {
     /// A cloneable sender of best-effort broadcasts to the rest of the committee.
     pub fn gossip(&self) -> Gossip {
         Gossip(self.gossip.clone())
+    }
+
+    /// A cloneable sender of statements to the rest of the committee, for its next leaders.
+    pub fn share(&self) -> Share {
+        Share(self.share.clone())
     }
 
     /// This validator's public key (hex).
@@ -370,6 +378,7 @@ type Ready = Result<
         Arc<Shared>,
         mpsc::UnboundedSender<Query>,
         Option<mpsc::Sender<Vec<u8>>>,
+        Option<mpsc::Sender<Vec<u8>>>,
     ),
     String,
 >;
@@ -402,10 +411,11 @@ pub fn start(config: Config, app: impl Application) -> Result<Handle, ConsensusE
             drop(lock);
         })?;
     match ready_rx.recv() {
-        Ok(Ok((shared, queries, gossip))) => Ok(Handle {
+        Ok(Ok((shared, queries, gossip, share))) => Ok(Handle {
             shared,
             queries,
             gossip,
+            share,
             stop: Some(stop_tx),
             thread: Some(thread),
             public_key,
@@ -468,6 +478,7 @@ fn run(
                 engine.shared.clone(),
                 engine.queries.clone(),
                 engine.gossip.clone(),
+                engine.share.clone(),
             )))
             .is_err()
         {

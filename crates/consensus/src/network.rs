@@ -7,7 +7,8 @@
 
 use crate::engine::{
     channel_quota, max_message_size, Channels, CHANNEL_BACKFILL, CHANNEL_BLOCKS,
-    CHANNEL_CERTIFICATES, CHANNEL_CONSENSUS_RESOLVER, CHANNEL_GOSSIP, CHANNEL_VOTES,
+    CHANNEL_CERTIFICATES, CHANNEL_CONSENSUS_RESOLVER, CHANNEL_GOSSIP, CHANNEL_STATEMENTS,
+    CHANNEL_VOTES,
 };
 use commonware_cryptography::{ed25519, ChaCha20Poly1305, Signer};
 use commonware_p2p::{
@@ -92,6 +93,7 @@ pub(crate) fn start_lookup(
         blocks: register(CHANNEL_BLOCKS),
         backfill: register(CHANNEL_BACKFILL),
         gossip: Some(register(CHANNEL_GOSSIP)),
+        statements: Some(register(CHANNEL_STATEMENTS)),
     };
     network.start();
     (channels, oracle)

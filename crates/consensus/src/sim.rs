@@ -763,6 +763,7 @@ impl Cluster {
                 blocks: register(engine::CHANNEL_BLOCKS).await,
                 backfill: register(engine::CHANNEL_BACKFILL).await,
                 gossip: None,
+                statements: None,
             };
             let engine = engine::start(
                 context.child("engine"),

@@ -61,6 +61,7 @@ async fn start_with_epochs(
         blocks: register(engine::CHANNEL_BLOCKS).await,
         backfill: register(engine::CHANNEL_BACKFILL).await,
         gossip: None,
+        statements: None,
     };
     let engine = engine::start(
         context.child("validator").with_attribute("key", &me),

@@ -393,6 +393,26 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Statements another validator shared: each one that parses, is not in the log and not
+    /// pending here waits in the pool for this validator's next proposal. Nothing is verified
+    /// here (that happens when the block is applied), so a Byzantine sender can only make
+    /// honest leaders propose statements the rules then refuse, as its own proposals could.
+    fn take_shared(&self, from: [u8; 32], statements: Vec<Vec<u8>>) {
+        let mut taken = 0usize;
+        for bytes in statements {
+            let id = proverka_statement::statement_id(&bytes);
+            if matches!(self.store.index_of(&id), Ok(Some(_)) | Err(_))
+                || proverka_statement::SignedStatement::parse(&bytes, self.rules.limits()).is_err()
+            {
+                continue;
+            }
+            taken += usize::from(self.pool.offer_shared(id, bytes));
+        }
+        tracing::trace!(from = %hex::encode(from), taken, "shared statements");
+    }
+}
+
 /// How long `verify` waits for this node to apply the height another validator's block
 /// certifies before it withholds its vote.
 const ANCHOR_WAIT: Duration = Duration::from_secs(5);
@@ -481,8 +501,18 @@ impl Application for LedgerApp {
         // Blocks from other validators: statements are re-judged when the block is applied,
         // so only the shape and the certified outcome are checked here; a refused statement
         // is recorded as a rejection.
-        block.statements.len() <= proverka_consensus::MAX_STATEMENTS_PER_BLOCK
-            && self.0.agrees_with(&block.anchor)
+        if block.statements.len() > proverka_consensus::MAX_STATEMENTS_PER_BLOCK {
+            return false;
+        }
+        // Its statements are on their way: this validator's next proposal should not repeat
+        // the ones it holds too (shared, or submitted to both).
+        let ids: Vec<[u8; 32]> = block
+            .statements
+            .iter()
+            .map(|s| proverka_statement::statement_id(s))
+            .collect();
+        self.0.pool.mark_proposed(&ids);
+        self.0.agrees_with(&block.anchor)
     }
 
     fn anchor(&self) -> Anchor {
@@ -503,6 +533,10 @@ impl Application for LedgerApp {
                 None
             }
         }
+    }
+
+    fn shared(&self, from: [u8; 32], statements: Vec<Vec<u8>>) {
+        self.0.take_shared(from, statements);
     }
 
     fn gossip(&self, from: [u8; 32], message: &[u8]) {

@@ -74,6 +74,8 @@ pub struct RunningNode {
     consensus: proverka_consensus::Handle,
     stop_http: oneshot::Sender<()>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Shares statements submitted here with the other validators (`None` when alone).
+    sharing: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Why a node could not start.
@@ -146,6 +148,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
         .map_err(|e| NodeError::Consensus(e.to_string()))?;
     let _ = shared.archive.set(consensus.archive());
     let _ = shared.gossip.set(consensus.gossip());
+    let sharing = share_submissions(&shared, &consensus, &cfg.p2p.peers);
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| NodeError::Listen {
@@ -171,12 +174,47 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
         consensus,
         stop_http,
         http,
+        sharing,
     })
+}
+
+/// With other validators to talk to, statements submitted here are shared with them as they
+/// arrive (in messages of up to [`proverka_consensus::MAX_SHARED_STATEMENTS`]), so that the
+/// next leader proposes them instead of their waiting for this validator's turn to lead.
+fn share_submissions(
+    shared: &Arc<Shared>,
+    consensus: &proverka_consensus::Handle,
+    peers: &[(String, std::net::SocketAddr)],
+) -> Option<tokio::task::JoinHandle<()>> {
+    if shared.genesis.validators.len() < 2 && peers.is_empty() {
+        return None;
+    }
+    shared.pool.share_submissions();
+    let (pool, share) = (shared.pool.clone(), consensus.share());
+    Some(tokio::spawn(async move {
+        loop {
+            let ready: Vec<Vec<u8>> = pool
+                .take_outbox()
+                .await
+                .iter()
+                .map(|b| b.as_ref().clone())
+                .collect();
+            let mut rest = ready.as_slice();
+            while !rest.is_empty() {
+                let n = proverka_consensus::shareable(rest).max(1);
+                share.send(&rest[..n]);
+                rest = &rest[n..];
+            }
+        }
+    }))
 }
 
 impl RunningNode {
     /// Stops the API, then consensus. Everything acknowledged is already durable.
     pub async fn shutdown(self) {
+        if let Some(task) = &self.sharing {
+            task.abort();
+        }
         let _ = self.stop_http.send(());
         let _ = self.http.await;
         let consensus = self.consensus;

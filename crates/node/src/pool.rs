@@ -1,10 +1,13 @@
 //! The pool of statements accepted for registration but not yet in a finalized block.
 //!
-//! Contract: a statement enters the pool only after its signature and issuer were checked; it
-//! leaves it when a finalized block decides it (registered, duplicate or rejected). A statement
-//! taken into a proposal that never finalizes is offered again after [`REQUEUE_AFTER`].
-//! Submitters wait on the statement's outcome; nothing is acknowledged before the block holding
-//! it is durably applied.
+//! Contract: a statement submitted here enters the pool only after its signature and issuer
+//! were checked; one another validator shared ([`Pool::offer_shared`], so that whichever
+//! validator leads next can propose it) enters unchecked, within its own bound
+//! ([`MAX_SHARED_IN_POOL`]), and is judged like any statement when its block is applied. A
+//! statement leaves the pool when a finalized block decides it (registered, duplicate or
+//! rejected). A statement taken into a proposal (ours, or one we voted on) that never finalizes
+//! is offered again after [`REQUEUE_AFTER`]. Submitters wait on the statement's outcome;
+//! nothing is acknowledged before the block holding it is durably applied.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,6 +21,12 @@ pub const MAX_POOL_STATEMENTS: usize = 200_000;
 pub const MAX_POOL_BYTES: usize = 512 << 20;
 /// A statement proposed but not decided by a finalized block within this time is re-offered.
 pub const REQUEUE_AFTER: Duration = Duration::from_secs(20);
+/// Most statements other validators shared that wait in this pool; beyond it their shares are
+/// dropped (they still wait in the pool of the validator that received them).
+pub const MAX_SHARED_IN_POOL: usize = MAX_POOL_STATEMENTS / 4;
+/// Most statements received here that wait to be shared with the other validators; beyond it
+/// they are not shared (they are proposed when this validator leads).
+pub const MAX_OUTBOX: usize = 16_384;
 
 /// How a finalized block decided a statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +46,11 @@ pub enum PoolError {
 
 struct Pending {
     bytes: Arc<Vec<u8>>,
+    /// When a proposal (ours, or another validator's this node voted on) took it.
     proposed_at: Option<Instant>,
     waiters: Vec<oneshot::Sender<Outcome>>,
+    /// Shared by another validator rather than submitted here.
+    shared: bool,
 }
 
 #[derive(Default)]
@@ -48,12 +60,20 @@ struct Inner {
     queued_bytes: usize,
     /// When stale proposals were last looked for; the scan is O(pending), so not every call.
     last_requeue: Option<Instant>,
+    /// Whether statements submitted here are shared with other validators.
+    sharing: bool,
+    /// Statements submitted here, not yet handed to [`Pool::take_outbox`].
+    outbox: Vec<Arc<Vec<u8>>>,
+    /// Pending statements that other validators shared.
+    shared_count: usize,
 }
 
 /// The shared pool; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Pool {
     inner: Arc<Mutex<Inner>>,
+    /// Woken when the outbox gets its first statement.
+    outbox_ready: Arc<tokio::sync::Notify>,
 }
 
 impl Pool {
@@ -82,13 +102,79 @@ impl Pool {
         }
         inner.queued_bytes += bytes.len();
         inner.queue.push_back(id);
+        let bytes = Arc::new(bytes);
+        if inner.sharing && inner.outbox.len() < MAX_OUTBOX {
+            if inner.outbox.is_empty() {
+                self.outbox_ready.notify_one();
+            }
+            inner.outbox.push(bytes.clone());
+        }
         let pending = Pending {
-            bytes: Arc::new(bytes),
+            bytes,
             proposed_at: None,
             waiters: vec![tx],
+            shared: false,
         };
         inner.pending.insert(id, pending);
         Ok(rx)
+    }
+
+    /// From now on, statements submitted here are also handed out by [`Pool::take_outbox`].
+    pub fn share_submissions(&self) {
+        self.lock().sharing = true;
+    }
+
+    /// Waits until statements submitted here wait to be shared, then takes them all.
+    pub async fn take_outbox(&self) -> Vec<Arc<Vec<u8>>> {
+        loop {
+            let notified = self.outbox_ready.notified();
+            let taken = std::mem::take(&mut self.lock().outbox);
+            if !taken.is_empty() {
+                return taken;
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes a statement another validator shared, so that this validator proposes it when it
+    /// leads. Nobody here waits for it; `false` if it is already pending or too many shared
+    /// statements wait. Its signature is checked when its block is applied.
+    pub fn offer_shared(&self, id: [u8; 32], bytes: Vec<u8>) -> bool {
+        let mut inner = self.lock();
+        if inner.pending.contains_key(&id)
+            || inner.shared_count >= MAX_SHARED_IN_POOL
+            || inner.queued_bytes + bytes.len() > MAX_POOL_BYTES
+        {
+            return false;
+        }
+        inner.queued_bytes += bytes.len();
+        inner.queue.push_back(id);
+        inner.shared_count += 1;
+        let pending = Pending {
+            bytes: Arc::new(bytes),
+            proposed_at: None,
+            waiters: Vec::new(),
+            shared: true,
+        };
+        inner.pending.insert(id, pending);
+        true
+    }
+
+    /// Another validator proposed these statements: do not propose them again unless that
+    /// proposal is not decided within [`REQUEUE_AFTER`].
+    pub fn mark_proposed(&self, ids: &[[u8; 32]]) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let mut taken = 0;
+        for id in ids {
+            if let Some(p) = inner.pending.get_mut(id) {
+                if p.proposed_at.is_none() {
+                    p.proposed_at = Some(now);
+                    taken += p.bytes.len();
+                }
+            }
+        }
+        inner.queued_bytes = inner.queued_bytes.saturating_sub(taken);
     }
 
     /// Whether `id` waits for a block.
@@ -127,6 +213,11 @@ impl Pool {
                 inner.queue.pop_front();
                 continue;
             };
+            if p.proposed_at.is_some() {
+                // Another validator's proposal took it (`mark_proposed`).
+                inner.queue.pop_front();
+                continue;
+            }
             if bytes + p.bytes.len() > max_bytes && !batch.is_empty() {
                 break;
             }
@@ -148,6 +239,9 @@ impl Pool {
                 if p.proposed_at.is_none() {
                     // Decided while still queued (e.g. proposed by another validator).
                     inner.queued_bytes = inner.queued_bytes.saturating_sub(p.bytes.len());
+                }
+                if p.shared {
+                    inner.shared_count -= 1;
                 }
             }
             removed
@@ -228,6 +322,76 @@ mod tests {
         assert_eq!(a.await.unwrap(), Outcome::Registered { index: 3 });
         assert_eq!(b.await.unwrap(), Outcome::Registered { index: 3 });
         assert!(pool.is_empty());
+    }
+
+    #[tokio::test]
+    async fn submissions_are_handed_out_for_sharing_once_and_only_when_sharing() {
+        let pool = Pool::default();
+        let _a = pool.submit(id(1), vec![1]).unwrap();
+        pool.share_submissions();
+        let _b = pool.submit(id(2), vec![2]).unwrap();
+        let _c = pool.submit(id(3), vec![3]).unwrap();
+        let _again = pool.submit(id(3), vec![3]).unwrap();
+        let shared: Vec<Vec<u8>> = pool
+            .take_outbox()
+            .await
+            .iter()
+            .map(|b| b.to_vec())
+            .collect();
+        assert_eq!(
+            shared,
+            vec![vec![2], vec![3]],
+            "not 1 (before sharing), 3 once"
+        );
+        let _d = pool.submit(id(4), vec![4]).unwrap();
+        assert_eq!(pool.take_outbox().await.len(), 1);
+    }
+
+    #[test]
+    fn a_shared_statement_is_proposed_and_decided_without_anyone_waiting_here() {
+        let pool = Pool::default();
+        assert!(pool.offer_shared(id(5), vec![5]));
+        assert!(!pool.offer_shared(id(5), vec![5]), "already pending");
+        pool.share_submissions();
+        let _local = pool.submit(id(6), vec![6]).unwrap();
+        assert_eq!(pool.take_batch(10, 100), vec![vec![5], vec![6]]);
+        pool.decide(&id(5), Outcome::Registered { index: 0 });
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.lock().shared_count, 0);
+    }
+
+    #[test]
+    fn shared_statements_have_their_own_bound() {
+        let pool = Pool::default();
+        for n in 0..MAX_SHARED_IN_POOL {
+            assert!(pool.offer_shared(
+                (n as u64).to_be_bytes().repeat(4).try_into().unwrap(),
+                vec![1]
+            ));
+        }
+        assert!(
+            !pool.offer_shared(id(0xee), vec![1]),
+            "beyond MAX_SHARED_IN_POOL"
+        );
+        assert!(
+            pool.submit(id(0xef), vec![1]).is_ok(),
+            "local submissions still fit"
+        );
+    }
+
+    #[test]
+    fn what_another_leader_proposed_is_not_proposed_again_unless_it_goes_stale() {
+        let pool = Pool::default();
+        let _a = pool.submit(id(1), vec![1]).unwrap();
+        let _b = pool.submit(id(2), vec![2]).unwrap();
+        pool.mark_proposed(&[id(1), id(9)]);
+        assert_eq!(pool.take_batch(10, 100), vec![vec![2]]);
+        {
+            let mut inner = pool.lock();
+            let later = Instant::now() + REQUEUE_AFTER + Duration::from_secs(1);
+            requeue_stale(&mut inner, later);
+        }
+        assert_eq!(pool.take_batch(10, 100), vec![vec![1], vec![2]]);
     }
 
     #[test]
