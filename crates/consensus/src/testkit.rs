@@ -79,6 +79,10 @@ impl Application for TestApp {
         batch
     }
 
+    fn shared(&self, _from: [u8; 32], statements: Vec<Vec<u8>>) {
+        self.submit(statements);
+    }
+
     fn verify(&self, block: &Block) -> bool {
         *self.verify_calls.lock().unwrap() += 1;
         // A height we have not applied yet cannot be checked here; honest validators agree on

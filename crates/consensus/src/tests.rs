@@ -61,7 +61,7 @@ async fn start_with_epochs(
         blocks: register(engine::CHANNEL_BLOCKS).await,
         backfill: register(engine::CHANNEL_BACKFILL).await,
         gossip: None,
-        statements: None,
+        statements: Some(register(engine::CHANNEL_STATEMENTS).await),
     };
     let engine = engine::start(
         context.child("validator").with_attribute("key", &me),
@@ -401,6 +401,56 @@ fn four_validators_agree_on_one_chain() {
         let proven =
             verify_finalization(NAMESPACE, &validators[0].committee, &certificate).unwrap();
         assert_eq!(proven.digest, last.digest());
+    });
+}
+
+#[test]
+fn statements_one_validator_shares_are_proposed_by_the_others() {
+    runner(4).start(|context| async move {
+        let signers: Vec<_> = (0..4).map(signer).collect();
+        let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
+        let oracle = network(&context, &keys).await;
+        for a in &keys {
+            for b in &keys {
+                if a != b {
+                    let link = simulated::Link {
+                        latency: Duration::from_millis(20),
+                        jitter: Duration::from_millis(5),
+                        success_rate: commonware_utils::probability!(1.0),
+                    };
+                    oracle.add_link(a.clone(), b.clone(), link).await.unwrap();
+                }
+            }
+        }
+        let apps: Vec<_> = (0..4).map(|_| TestApp::default()).collect();
+        let mut validators = Vec::new();
+        for (signer, app) in signers.into_iter().zip(&apps) {
+            validators.push(start_validator(&context, &oracle, signer, &keys, app.clone()).await);
+        }
+        // Give the p2p connections time to form, then validator 0 shares statements it never
+        // puts in its own pool: only the other three can propose them.
+        context.sleep(Duration::from_secs(2)).await;
+        let shared: Vec<_> = (0..30).map(statement).collect();
+        assert!(validators[0].engine.share.is_some());
+        assert!(crate::Share(validators[0].engine.share.clone()).send(&shared));
+        wait_until(&context, || {
+            apps.iter()
+                .all(|app| all_statements(&app.chain()).len() >= shared.len())
+        })
+        .await;
+        let chain = apps[0].chain();
+        let carrying: Vec<&Block> = chain
+            .values()
+            .filter(|b| b.statements.iter().any(|s| shared.contains(s)))
+            .collect();
+        let first: [u8; 32] = keys[0].as_ref().try_into().unwrap();
+        assert!(!carrying.is_empty());
+        assert!(
+            carrying.iter().all(|b| b.context.leader != first),
+            "the sharer never had them in its pool"
+        );
+        let included: HashSet<_> = all_statements(&chain).into_iter().collect();
+        assert!(shared.iter().all(|s| included.contains(s)), "none is lost");
     });
 }
 
