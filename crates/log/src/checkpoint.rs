@@ -234,9 +234,9 @@ fn cosigned_message(timestamp: u64, body: &[u8]) -> Vec<u8> {
 }
 
 /// Cosigns note text: timestamp (8 bytes, big-endian) || Ed25519 over the cosigned message.
-struct CosignatureSigner<'a> {
-    key: &'a NoteKey,
-    timestamp: u64,
+pub(crate) struct CosignatureSigner<'a> {
+    pub(crate) key: &'a NoteKey,
+    pub(crate) timestamp: u64,
 }
 
 impl Signer for CosignatureSigner<'_> {
@@ -256,15 +256,15 @@ impl Signer for CosignatureSigner<'_> {
 
 /// A parsed verifier key (`<name>+<hex id>+<base64(type || key)>`), verifying with
 /// `ed25519-consensus`.
-struct NoteVerifier {
-    name: String,
-    id: u32,
+pub(crate) struct NoteVerifier {
+    pub(crate) name: String,
+    pub(crate) id: u32,
     key_type: u8,
     key: ed25519_consensus::VerificationKey,
 }
 
 impl NoteVerifier {
-    fn parse(vkey: &str, want_type: u8) -> Result<Self, CheckpointError> {
+    pub(crate) fn parse(vkey: &str, want_type: u8) -> Result<Self, CheckpointError> {
         let mut parts = vkey.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(encoded)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -330,7 +330,7 @@ impl Verifier for NoteVerifier {
 }
 
 /// Returns the timestamp of a 72-byte cosignature, if within range.
-fn cosignature_timestamp(sig: &[u8]) -> Option<u64> {
+pub(crate) fn cosignature_timestamp(sig: &[u8]) -> Option<u64> {
     if sig.len() != 72 {
         return None;
     }
@@ -338,7 +338,7 @@ fn cosignature_timestamp(sig: &[u8]) -> Option<u64> {
     (ts <= MAX_COSIGNATURE_TIMESTAMP).then_some(ts)
 }
 
-fn check_origin(origin: &str) -> Result<(), CheckpointError> {
+pub(crate) fn check_origin(origin: &str) -> Result<(), CheckpointError> {
     if origin.is_empty() || origin.len() > MAX_ORIGIN_LEN || origin.chars().any(char::is_control) {
         return Err(CheckpointError::InvalidOrigin);
     }
@@ -367,7 +367,7 @@ pub fn sign_checkpoint(
     Ok(note.to_bytes())
 }
 
-fn parse_note(note: &[u8]) -> Result<Note, CheckpointError> {
+pub(crate) fn parse_note(note: &[u8]) -> Result<Note, CheckpointError> {
     if note.len() > MAX_NOTE_BYTES {
         return Err(CheckpointError::MalformedNote);
     }

@@ -7,6 +7,7 @@
 //!   consistency proofs and their verification, an in-memory tree.
 //! - [`receipt`]: RFC 9942 COSE Receipts (vds RFC9162_SHA256 = 1).
 //! - [`checkpoint`]: C2SP tlog-checkpoint signed notes and tlog-cosignature/v1 cosignatures.
+//! - [`handover`]: committee hand-over notes and the chain of committees they certify.
 //! - [`tiles`]: C2SP tlog-tiles paths, hash tiles and entry bundles.
 //!
 //! Invariants:
@@ -20,6 +21,7 @@
 
 pub mod certified;
 pub mod checkpoint;
+pub mod handover;
 pub mod merkle;
 pub mod receipt;
 pub mod tiles;
@@ -32,6 +34,12 @@ pub use checkpoint::{
     checkpoint_body, cosign_checkpoint, parse_checkpoint_unverified, sign_checkpoint,
     verify_checkpoint, verify_cosignature, verify_cosigned_checkpoint, CheckpointError,
     Cosignature, NoteKey, NoteSignatureRef, VerifiedCheckpoint,
+};
+pub use handover::{
+    handover_body, merge_handover_notes, parse_handover_unverified, sign_handover,
+    split_handover_chain, verify_handover, Committee, CommitteeChain, CommitteeMember,
+    HandoverError, VerifiedHandover, HANDOVER_HEADER, MAX_HANDOVER_CHAIN_NOTES,
+    MAX_HANDOVER_MEMBERS, MAX_HANDOVER_NOTE_BYTES,
 };
 pub use merkle::{
     consistency_proof, inclusion_proof, leaf_entry, leaf_hash, leaf_hash_bytes, node_hash,
