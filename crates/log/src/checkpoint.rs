@@ -67,6 +67,9 @@ pub enum CheckpointError {
     /// A cosignature timestamp above 2^63 - 1.
     #[error("cosignature timestamp above 2^63 - 1")]
     TimestampTooLarge,
+    /// The epoch extension line is repeated, not canonical decimal, or names epoch 0.
+    #[error("malformed `proverka-epoch` extension line")]
+    MalformedEpoch,
 }
 
 impl From<NoteError> for CheckpointError {
@@ -351,6 +354,74 @@ pub fn checkpoint_body(origin: &str, size: u64, root: &Hash) -> Result<Vec<u8>, 
     let cp = Checkpoint::new(origin, size, tlog_tiles::Hash(*root), "")
         .map_err(|_| CheckpointError::InvalidOrigin)?;
     Ok(cp.to_bytes())
+}
+
+/// Prefix of the extension line naming the epoch whose committee certifies a quorum
+/// checkpoint: `proverka-epoch <e>` (decimal, no leading zeroes), present only for epoch ≥ 1,
+/// so that epoch-0 checkpoints are byte for byte what they were before epochs existed.
+pub const EPOCH_EXTENSION_PREFIX: &str = "proverka-epoch ";
+
+/// The checkpoint body for a tree head certified by the committee of `epoch`: with the
+/// `proverka-epoch <e>` extension line when `epoch` ≥ 1, else exactly [`checkpoint_body`].
+pub fn checkpoint_body_at_epoch(
+    origin: &str,
+    size: u64,
+    root: &Hash,
+    epoch: u64,
+) -> Result<Vec<u8>, CheckpointError> {
+    if epoch == 0 {
+        return checkpoint_body(origin, size, root);
+    }
+    check_origin(origin)?;
+    let extension = format!("{EPOCH_EXTENSION_PREFIX}{epoch}\n");
+    let cp = Checkpoint::new(origin, size, tlog_tiles::Hash(*root), &extension)
+        .map_err(|_| CheckpointError::InvalidOrigin)?;
+    Ok(cp.to_bytes())
+}
+
+/// Signs the tree head of log `origin` for the committee of `epoch` (see
+/// [`checkpoint_body_at_epoch`]).
+pub fn sign_checkpoint_at_epoch(
+    key: &NoteKey,
+    origin: &str,
+    size: u64,
+    root: &Hash,
+    epoch: u64,
+) -> Result<Vec<u8>, CheckpointError> {
+    let body = checkpoint_body_at_epoch(origin, size, root, epoch)?;
+    let mut note = Note::new(&body, &[])?;
+    note.add_sigs(&[&LogSigner(key)])?;
+    Ok(note.to_bytes())
+}
+
+/// The epoch a checkpoint's extension lines name (0 when no `proverka-epoch` line). Other
+/// extension lines are ignored.
+pub fn checkpoint_epoch(extensions: &str) -> Result<u64, CheckpointError> {
+    let mut found = None;
+    for line in extensions.lines() {
+        let Some(e) = line.strip_prefix(EPOCH_EXTENSION_PREFIX) else {
+            continue;
+        };
+        let canonical =
+            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) && !e.starts_with('0');
+        let epoch = e
+            .parse::<u64>()
+            .ok()
+            .filter(|_| canonical)
+            .ok_or(CheckpointError::MalformedEpoch)?;
+        if found.replace(epoch).is_some() {
+            return Err(CheckpointError::MalformedEpoch);
+        }
+    }
+    Ok(found.unwrap_or(0))
+}
+
+/// Parses a checkpoint note without verifying any signature and returns the epoch its
+/// extension names (0 if none). Never trust the result: it only picks the keys to verify with.
+pub fn checkpoint_epoch_unverified(note: &[u8]) -> Result<u64, CheckpointError> {
+    let parsed = parse_note(note)?;
+    let cp = parse_body(&parsed)?;
+    checkpoint_epoch(cp.extension())
 }
 
 /// Signs the tree head `(size, root)` of log `origin` as a C2SP checkpoint; returns the signed

@@ -27,13 +27,14 @@ pub mod receipt;
 pub mod tiles;
 
 pub use certified::{
-    verify_certified_receipt, verify_quorum_checkpoint, CertifiedReceipt, CertifiedReceiptError,
-    ValidatorSet,
+    verify_certified_receipt, verify_certified_receipt_in_chain, verify_quorum_checkpoint,
+    verify_quorum_checkpoint_in_chain, CertifiedReceipt, CertifiedReceiptError, ValidatorSet,
 };
 pub use checkpoint::{
-    checkpoint_body, cosign_checkpoint, parse_checkpoint_unverified, sign_checkpoint,
+    checkpoint_body, checkpoint_body_at_epoch, checkpoint_epoch, checkpoint_epoch_unverified,
+    cosign_checkpoint, parse_checkpoint_unverified, sign_checkpoint, sign_checkpoint_at_epoch,
     verify_checkpoint, verify_cosignature, verify_cosigned_checkpoint, CheckpointError,
-    Cosignature, NoteKey, NoteSignatureRef, VerifiedCheckpoint,
+    Cosignature, NoteKey, NoteSignatureRef, VerifiedCheckpoint, EPOCH_EXTENSION_PREFIX,
 };
 pub use handover::{
     handover_body, merge_handover_notes, parse_handover_unverified, sign_handover,

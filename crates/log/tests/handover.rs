@@ -347,3 +347,38 @@ fn golden_hand_over_note() {
     let chain = CommitteeChain::verify(ORIGIN, genesis, &[&note]).unwrap();
     assert_eq!(chain.committee_at(1), &next);
 }
+
+#[test]
+fn the_epoch_line_is_absent_at_epoch_zero_and_parsed_strictly() {
+    use proverka_log::{
+        checkpoint_body, checkpoint_body_at_epoch, checkpoint_epoch, checkpoint_epoch_unverified,
+        sign_checkpoint_at_epoch, CheckpointError,
+    };
+    let root = [0xab; 32];
+    assert_eq!(
+        checkpoint_body_at_epoch(ORIGIN, 1234, &root, 0).unwrap(),
+        checkpoint_body(ORIGIN, 1234, &root).unwrap()
+    );
+    let body = checkpoint_body_at_epoch(ORIGIN, 1234, &root, 3).unwrap();
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .ends_with("=\nproverka-epoch 3\n"));
+    let key = NoteKey::from_seed(ORIGIN, &[1; 32]).unwrap();
+    let note = sign_checkpoint_at_epoch(&key, ORIGIN, 1234, &root, 3).unwrap();
+    assert_eq!(checkpoint_epoch_unverified(&note), Ok(3));
+    assert_eq!(checkpoint_epoch(""), Ok(0));
+    assert_eq!(checkpoint_epoch("other ext\n"), Ok(0));
+    for bad in [
+        "proverka-epoch 0\n",
+        "proverka-epoch 03\n",
+        "proverka-epoch \n",
+        "proverka-epoch 1\nproverka-epoch 1\n",
+        "proverka-epoch 99999999999999999999\n",
+    ] {
+        assert_eq!(
+            checkpoint_epoch(bad),
+            Err(CheckpointError::MalformedEpoch),
+            "{bad}"
+        );
+    }
+}
