@@ -243,7 +243,7 @@ impl Handovers {
     /// within [`REBROADCAST_WINDOW_BLOCKS`] of their epoch's start (every
     /// [`REBROADCAST_EVERY_BLOCKS`]), or for any epoch a peer is still collecting.
     pub fn tick(&self, height: u64) -> Vec<Vec<u8>> {
-        if height % REBROADCAST_EVERY_BLOCKS != 0 {
+        if !height.is_multiple_of(REBROADCAST_EVERY_BLOCKS) {
             return Vec::new();
         }
         let Ok(mut book) = self.book.lock() else {

@@ -261,7 +261,7 @@ async fn absence_is_proved_and_tampering_is_refused() {
     // A certificate by a committee the genesis does not name (a lone impostor validator).
     let impostor = proverka_consensus::ValidatorKey::from_seed([9; 32]).public_key_hex();
     assert!(matches!(
-        verify(&h.namespace, &[impostor.clone()], &bundle),
+        verify(&h.namespace, std::slice::from_ref(&impostor), &bundle),
         Err(StateProofBundleError::Certificate(_))
     ));
 
