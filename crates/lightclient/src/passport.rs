@@ -117,11 +117,32 @@ pub fn verify(
 ) -> Result<PassportFacts, PassportError> {
     let genesis =
         Genesis::from_bytes(genesis_bytes).map_err(|e| PassportError::Genesis(e.to_string()))?;
+    verify_in_chain(
+        genesis_bytes,
+        &[(0, genesis.validators.clone())],
+        passport,
+        device_id,
+        now_ms,
+    )
+}
+
+/// Verifies a passport with the genesis file's bytes and a verified chain of committees (see
+/// [`state_proof::verify_in_chain`]): its state proof's finalization is checked against the
+/// committee of the epoch it names. The EAR is still checked with the genesis receipt key.
+pub fn verify_in_chain(
+    genesis_bytes: &[u8],
+    committees: &[(u64, Vec<String>)],
+    passport: &Passport,
+    device_id: &[u8],
+    now_ms: u64,
+) -> Result<PassportFacts, PassportError> {
+    let genesis =
+        Genesis::from_bytes(genesis_bytes).map_err(|e| PassportError::Genesis(e.to_string()))?;
     let receipt_key = genesis
         .receipt_public_key()
         .map_err(|e| PassportError::Genesis(e.to_string()))?;
     let bundle = StateProofBundle::decode(&passport.2)?;
-    let verified = state_proof::verify(&Genesis::id(genesis_bytes), &genesis.validators, &bundle)?;
+    let verified = state_proof::verify_in_chain(&Genesis::id(genesis_bytes), committees, &bundle)?;
     let proved = ProvedView::new(&verified);
     // A proof about another device (a borrowed passport) does not even cover this one's key.
     let device_key = keys::device(&records::device_hash(device_id));

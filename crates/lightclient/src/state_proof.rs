@@ -66,6 +66,8 @@ pub enum StateProofBundleError {
     Certificate(#[from] proverka_consensus::CertificateError),
     #[error("the header is not the block the certificate finalized")]
     HeaderMismatch,
+    #[error("the finalization of epoch {epoch} is signed by another epoch's committee")]
+    WrongEpochCommittee { epoch: u64 },
     #[error("the certified block anchors height {anchored}, not the proved height {proved}")]
     HeightMismatch { anchored: u64, proved: u64 },
     #[error("the certified block anchors a different state root")]
@@ -119,10 +121,29 @@ fn fixed<const N: usize>(what: &str, bytes: &[u8]) -> Result<[u8; N], StateProof
 }
 
 /// Verifies a bundle against the chain's namespace (the genesis id) and its validators' public
-/// keys (hex), as listed in the genesis.
+/// keys (hex), as listed in the genesis: the committee of every epoch, as if it never changed
+/// (the chain of committees with no hand-over; see [`verify_in_chain`]).
 pub fn verify(
     namespace: &[u8],
     committee: &[String],
+    bundle: &StateProofBundle,
+) -> Result<VerifiedState, StateProofBundleError> {
+    verify_in_chain(namespace, &[(0, committee.to_vec())], bundle)
+}
+
+/// The committee in force at `epoch`: the latest of `committees` starting at or before it.
+fn committee_at(committees: &[(u64, Vec<String>)], epoch: u64) -> Option<usize> {
+    committees.iter().rposition(|(start, _)| *start <= epoch)
+}
+
+/// Verifies a bundle with a verified chain of committees: `committees` lists, in increasing
+/// epoch order starting at epoch 0 (genesis), each committee's consensus keys (hex) and the
+/// epoch it took over (from `proverka_log::CommitteeChain`, verified from the genesis through
+/// the hand-over notes). The finalization certificate must verify with the committee in force
+/// at the epoch it names (its simplex round's epoch, which the signatures cover).
+pub fn verify_in_chain(
+    namespace: &[u8],
+    committees: &[(u64, Vec<String>)],
     bundle: &StateProofBundle,
 ) -> Result<VerifiedState, StateProofBundleError> {
     let StateProofBundle(height, root, header, statements_hash, finalization, entries) = bundle;
@@ -130,7 +151,7 @@ pub fn verify(
     let header: [u8; HEADER_BYTES] = fixed("header", header)?;
     let statements_hash: [u8; 32] = fixed("statements hash", statements_hash)?;
 
-    let finalized = verify_finalization(namespace, committee, finalization)?;
+    let finalized = finalized_by_chain(namespace, committees, finalization)?;
     if digest_from_parts(&header, &statements_hash) != finalized.digest {
         return Err(StateProofBundleError::HeaderMismatch);
     }
@@ -162,6 +183,30 @@ pub fn verify(
         root,
         entries: verified,
     })
+}
+
+/// The finalization, verified with the committee in force at the epoch it names. The epoch is
+/// read from the certificate, which only decodes with a committee's key count, so each distinct
+/// committee is tried, latest first, and a result is accepted only if that committee is the
+/// one in force at the epoch the verified certificate names.
+fn finalized_by_chain(
+    namespace: &[u8],
+    committees: &[(u64, Vec<String>)],
+    certificate: &[u8],
+) -> Result<proverka_consensus::FinalizedProposal, StateProofBundleError> {
+    let mut last = StateProofBundleError::Malformed("no committee to verify with".into());
+    let mut wrong_epoch = None;
+    for (index, (_, members)) in committees.iter().enumerate().rev() {
+        match verify_finalization(namespace, members, certificate) {
+            Ok(f) if committee_at(committees, f.epoch) == Some(index) => return Ok(f),
+            Ok(f) => {
+                wrong_epoch = Some(StateProofBundleError::WrongEpochCommittee { epoch: f.epoch })
+            }
+            Err(e) => last = e.into(),
+        }
+    }
+    // Signed by a committee of the chain, but not the one of its epoch: say so.
+    Err(wrong_epoch.unwrap_or(last))
 }
 
 /// The proved keys of a verified bundle as a read-only ledger view, so that the ledger's own

@@ -8,7 +8,11 @@
 
 use proverka_statement::PublicKey;
 
-use crate::checkpoint::{verify_cosigned_checkpoint, CheckpointError, VerifiedCheckpoint};
+use crate::checkpoint::{
+    checkpoint_epoch, checkpoint_epoch_unverified, verify_cosigned_checkpoint, CheckpointError,
+    VerifiedCheckpoint,
+};
+use crate::handover::{CommitteeChain, HandoverError};
 #[cfg(doc)]
 use crate::receipt::HEADER_QUORUM_CHECKPOINT;
 use crate::receipt::{quorum_checkpoint_of, verify_receipt, ReceiptError, VerifiedReceipt};
@@ -43,6 +47,9 @@ pub enum CertifiedReceiptError {
     /// The checkpoint names another tree head than the receipt proves.
     #[error("the quorum checkpoint is for tree size {checkpoint}, the receipt for {receipt} (or their roots differ)")]
     Mismatch { receipt: u64, checkpoint: u64 },
+    /// The committee the checkpoint's epoch names has keys that do not decode.
+    #[error("committee of the checkpoint's epoch: {0}")]
+    Committee(HandoverError),
 }
 
 /// A receipt verified against a validator set.
@@ -105,4 +112,60 @@ pub fn verify_quorum_checkpoint(
         }
     }
     Err(CertifiedReceiptError::Checkpoint(last))
+}
+
+/// Verifies a quorum checkpoint with the committee of the epoch it names (its
+/// `proverka-epoch` extension line, 0 if absent) in a verified chain of committees; returns the
+/// checkpoint and that epoch.
+///
+/// The epoch line is covered by every cosignature, so a quorum of one committee cannot lend
+/// its cosignatures to another epoch. Caveat (long range): a quorum of a *past* committee could
+/// still sign a new checkpoint naming its own old epoch; a witness or monitor that follows the
+/// log sees a checkpoint inconsistent with, or older in epoch than, what it already saw.
+pub fn verify_quorum_checkpoint_in_chain(
+    note: &[u8],
+    chain: &CommitteeChain,
+) -> Result<(VerifiedCheckpoint, u64), CertifiedReceiptError> {
+    let epoch = checkpoint_epoch_unverified(note).map_err(CertifiedReceiptError::Checkpoint)?;
+    let set = chain
+        .committee_at(epoch)
+        .validator_set(chain.origin())
+        .map_err(CertifiedReceiptError::Committee)?;
+    let verified = verify_quorum_checkpoint(note, &set)?;
+    // What the signatures cover must name the same epoch the keys were chosen for.
+    if checkpoint_epoch(&verified.extensions).map_err(CertifiedReceiptError::Checkpoint)? != epoch {
+        return Err(CertifiedReceiptError::Checkpoint(
+            CheckpointError::MalformedEpoch,
+        ));
+    }
+    Ok((verified, epoch))
+}
+
+/// Verifies a receipt with a verified chain of committees: the committee of the epoch its
+/// quorum checkpoint names must have signed the receipt (one member's receipt key) and
+/// certified the checkpoint (a quorum of its cosigner keys). With the chain of no hand-over,
+/// this is [`verify_certified_receipt`] with the genesis committee.
+pub fn verify_certified_receipt_in_chain(
+    receipt: &[u8],
+    statement: &[u8],
+    chain: &CommitteeChain,
+) -> Result<CertifiedReceipt, CertifiedReceiptError> {
+    let note = quorum_checkpoint_of(receipt)
+        .map_err(CertifiedReceiptError::Receipt)?
+        .ok_or(CertifiedReceiptError::NoCheckpoint)?;
+    let epoch = checkpoint_epoch_unverified(&note).map_err(CertifiedReceiptError::Checkpoint)?;
+    let set = chain
+        .committee_at(epoch)
+        .validator_set(chain.origin())
+        .map_err(CertifiedReceiptError::Committee)?;
+    let certified = verify_certified_receipt(receipt, statement, &set)?;
+    if checkpoint_epoch(&certified.checkpoint.extensions)
+        .map_err(CertifiedReceiptError::Checkpoint)?
+        != epoch
+    {
+        return Err(CertifiedReceiptError::Checkpoint(
+            CheckpointError::MalformedEpoch,
+        ));
+    }
+    Ok(certified)
 }

@@ -67,6 +67,9 @@ pub enum CheckpointError {
     /// A cosignature timestamp above 2^63 - 1.
     #[error("cosignature timestamp above 2^63 - 1")]
     TimestampTooLarge,
+    /// The epoch extension line is repeated, not canonical decimal, or names epoch 0.
+    #[error("malformed `proverka-epoch` extension line")]
+    MalformedEpoch,
 }
 
 impl From<NoteError> for CheckpointError {
@@ -234,9 +237,9 @@ fn cosigned_message(timestamp: u64, body: &[u8]) -> Vec<u8> {
 }
 
 /// Cosigns note text: timestamp (8 bytes, big-endian) || Ed25519 over the cosigned message.
-struct CosignatureSigner<'a> {
-    key: &'a NoteKey,
-    timestamp: u64,
+pub(crate) struct CosignatureSigner<'a> {
+    pub(crate) key: &'a NoteKey,
+    pub(crate) timestamp: u64,
 }
 
 impl Signer for CosignatureSigner<'_> {
@@ -256,15 +259,15 @@ impl Signer for CosignatureSigner<'_> {
 
 /// A parsed verifier key (`<name>+<hex id>+<base64(type || key)>`), verifying with
 /// `ed25519-consensus`.
-struct NoteVerifier {
-    name: String,
-    id: u32,
+pub(crate) struct NoteVerifier {
+    pub(crate) name: String,
+    pub(crate) id: u32,
     key_type: u8,
     key: ed25519_consensus::VerificationKey,
 }
 
 impl NoteVerifier {
-    fn parse(vkey: &str, want_type: u8) -> Result<Self, CheckpointError> {
+    pub(crate) fn parse(vkey: &str, want_type: u8) -> Result<Self, CheckpointError> {
         let mut parts = vkey.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(encoded)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -330,7 +333,7 @@ impl Verifier for NoteVerifier {
 }
 
 /// Returns the timestamp of a 72-byte cosignature, if within range.
-fn cosignature_timestamp(sig: &[u8]) -> Option<u64> {
+pub(crate) fn cosignature_timestamp(sig: &[u8]) -> Option<u64> {
     if sig.len() != 72 {
         return None;
     }
@@ -338,7 +341,7 @@ fn cosignature_timestamp(sig: &[u8]) -> Option<u64> {
     (ts <= MAX_COSIGNATURE_TIMESTAMP).then_some(ts)
 }
 
-fn check_origin(origin: &str) -> Result<(), CheckpointError> {
+pub(crate) fn check_origin(origin: &str) -> Result<(), CheckpointError> {
     if origin.is_empty() || origin.len() > MAX_ORIGIN_LEN || origin.chars().any(char::is_control) {
         return Err(CheckpointError::InvalidOrigin);
     }
@@ -351,6 +354,74 @@ pub fn checkpoint_body(origin: &str, size: u64, root: &Hash) -> Result<Vec<u8>, 
     let cp = Checkpoint::new(origin, size, tlog_tiles::Hash(*root), "")
         .map_err(|_| CheckpointError::InvalidOrigin)?;
     Ok(cp.to_bytes())
+}
+
+/// Prefix of the extension line naming the epoch whose committee certifies a quorum
+/// checkpoint: `proverka-epoch <e>` (decimal, no leading zeroes), present only for epoch ≥ 1,
+/// so that epoch-0 checkpoints are byte for byte what they were before epochs existed.
+pub const EPOCH_EXTENSION_PREFIX: &str = "proverka-epoch ";
+
+/// The checkpoint body for a tree head certified by the committee of `epoch`: with the
+/// `proverka-epoch <e>` extension line when `epoch` ≥ 1, else exactly [`checkpoint_body`].
+pub fn checkpoint_body_at_epoch(
+    origin: &str,
+    size: u64,
+    root: &Hash,
+    epoch: u64,
+) -> Result<Vec<u8>, CheckpointError> {
+    if epoch == 0 {
+        return checkpoint_body(origin, size, root);
+    }
+    check_origin(origin)?;
+    let extension = format!("{EPOCH_EXTENSION_PREFIX}{epoch}\n");
+    let cp = Checkpoint::new(origin, size, tlog_tiles::Hash(*root), &extension)
+        .map_err(|_| CheckpointError::InvalidOrigin)?;
+    Ok(cp.to_bytes())
+}
+
+/// Signs the tree head of log `origin` for the committee of `epoch` (see
+/// [`checkpoint_body_at_epoch`]).
+pub fn sign_checkpoint_at_epoch(
+    key: &NoteKey,
+    origin: &str,
+    size: u64,
+    root: &Hash,
+    epoch: u64,
+) -> Result<Vec<u8>, CheckpointError> {
+    let body = checkpoint_body_at_epoch(origin, size, root, epoch)?;
+    let mut note = Note::new(&body, &[])?;
+    note.add_sigs(&[&LogSigner(key)])?;
+    Ok(note.to_bytes())
+}
+
+/// The epoch a checkpoint's extension lines name (0 when no `proverka-epoch` line). Other
+/// extension lines are ignored.
+pub fn checkpoint_epoch(extensions: &str) -> Result<u64, CheckpointError> {
+    let mut found = None;
+    for line in extensions.lines() {
+        let Some(e) = line.strip_prefix(EPOCH_EXTENSION_PREFIX) else {
+            continue;
+        };
+        let canonical =
+            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) && !e.starts_with('0');
+        let epoch = e
+            .parse::<u64>()
+            .ok()
+            .filter(|_| canonical)
+            .ok_or(CheckpointError::MalformedEpoch)?;
+        if found.replace(epoch).is_some() {
+            return Err(CheckpointError::MalformedEpoch);
+        }
+    }
+    Ok(found.unwrap_or(0))
+}
+
+/// Parses a checkpoint note without verifying any signature and returns the epoch its
+/// extension names (0 if none). Never trust the result: it only picks the keys to verify with.
+pub fn checkpoint_epoch_unverified(note: &[u8]) -> Result<u64, CheckpointError> {
+    let parsed = parse_note(note)?;
+    let cp = parse_body(&parsed)?;
+    checkpoint_epoch(cp.extension())
 }
 
 /// Signs the tree head `(size, root)` of log `origin` as a C2SP checkpoint; returns the signed
@@ -367,7 +438,7 @@ pub fn sign_checkpoint(
     Ok(note.to_bytes())
 }
 
-fn parse_note(note: &[u8]) -> Result<Note, CheckpointError> {
+pub(crate) fn parse_note(note: &[u8]) -> Result<Note, CheckpointError> {
     if note.len() > MAX_NOTE_BYTES {
         return Err(CheckpointError::MalformedNote);
     }

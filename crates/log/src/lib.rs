@@ -7,6 +7,7 @@
 //!   consistency proofs and their verification, an in-memory tree.
 //! - [`receipt`]: RFC 9942 COSE Receipts (vds RFC9162_SHA256 = 1).
 //! - [`checkpoint`]: C2SP tlog-checkpoint signed notes and tlog-cosignature/v1 cosignatures.
+//! - [`handover`]: committee hand-over notes and the chain of committees they certify.
 //! - [`tiles`]: C2SP tlog-tiles paths, hash tiles and entry bundles.
 //!
 //! Invariants:
@@ -20,18 +21,26 @@
 
 pub mod certified;
 pub mod checkpoint;
+pub mod handover;
 pub mod merkle;
 pub mod receipt;
 pub mod tiles;
 
 pub use certified::{
-    verify_certified_receipt, verify_quorum_checkpoint, CertifiedReceipt, CertifiedReceiptError,
-    ValidatorSet,
+    verify_certified_receipt, verify_certified_receipt_in_chain, verify_quorum_checkpoint,
+    verify_quorum_checkpoint_in_chain, CertifiedReceipt, CertifiedReceiptError, ValidatorSet,
 };
 pub use checkpoint::{
-    checkpoint_body, cosign_checkpoint, parse_checkpoint_unverified, sign_checkpoint,
+    checkpoint_body, checkpoint_body_at_epoch, checkpoint_epoch, checkpoint_epoch_unverified,
+    cosign_checkpoint, parse_checkpoint_unverified, sign_checkpoint, sign_checkpoint_at_epoch,
     verify_checkpoint, verify_cosignature, verify_cosigned_checkpoint, CheckpointError,
-    Cosignature, NoteKey, NoteSignatureRef, VerifiedCheckpoint,
+    Cosignature, NoteKey, NoteSignatureRef, VerifiedCheckpoint, EPOCH_EXTENSION_PREFIX,
+};
+pub use handover::{
+    handover_body, merge_handover_notes, parse_handover_unverified, sign_handover,
+    split_handover_chain, verify_handover, Committee, CommitteeChain, CommitteeMember,
+    HandoverError, VerifiedHandover, HANDOVER_HEADER, MAX_HANDOVER_CHAIN_NOTES,
+    MAX_HANDOVER_MEMBERS, MAX_HANDOVER_NOTE_BYTES,
 };
 pub use merkle::{
     consistency_proof, inclusion_proof, leaf_entry, leaf_hash, leaf_hash_bytes, node_hash,

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use proverka_consensus::{Anchor, Application, Archive, Block, Gossip};
+use proverka_ledger::validators::{self, epoch_of, EPOCH_BLOCKS};
 use proverka_ledger::{
     BlockContext, Decision, Genesis, LogAnchor, Rules, SignatureCache, StateError, StateView,
 };
@@ -18,6 +19,7 @@ use proverka_statement::PrivateKey;
 use proverka_store::{AppendOutcome, BlockAppend, Store};
 
 use crate::cosign::{Cosigning, QuorumCheckpoint};
+use crate::handover::{committee_of, is_handover_message, Handovers};
 use crate::metrics::Metrics;
 use crate::pool::{Outcome, Pool};
 
@@ -54,6 +56,8 @@ pub struct Shared {
     verified: Mutex<HashSet<[u8; 32]>>,
     /// Checkpoints cosigned by a quorum of validators (`cosign.rs`).
     pub cosigning: Cosigning,
+    /// Committee hand-over notes collected and stored (`handover.rs`).
+    pub handovers: Handovers,
     /// Broadcast to the committee, once consensus runs.
     pub gossip: OnceLock<Gossip>,
     /// The receipt signature over the latest quorum checkpoint's root, with that checkpoint.
@@ -127,6 +131,7 @@ impl Shared {
         receipt_key: PrivateKey,
         checkpoint_key: NoteKey,
         cosigning: Cosigning,
+        handovers: Handovers,
         metrics: Metrics,
     ) -> Result<Arc<Self>, String> {
         let rules = Rules::new(&genesis).map_err(|e| e.to_string())?;
@@ -146,6 +151,7 @@ impl Shared {
             head: RwLock::new(Arc::default()),
             verified: Mutex::new(HashSet::new()),
             cosigning,
+            handovers,
             gossip: OnceLock::new(),
             certified: RwLock::new(None),
         });
@@ -155,6 +161,7 @@ impl Shared {
         proverka_log::sign_checkpoint(&shared.checkpoint_key, &shared.genesis.origin, size, &root)
             .map_err(|e| format!("checkpoint key cannot sign for origin: {e}"))?;
         shared.set_head(size, root, shared.genesis.created_ms);
+        shared.resume_hand_over();
         Ok(shared)
     }
 
@@ -343,18 +350,104 @@ impl Shared {
         self.set_head(outcome.new_size, outcome.root, block.timestamp_ms);
         // Cosign before waking submitters, so that a committee of one answers with a receipt
         // that already carries its quorum checkpoint.
+        let epoch = epoch_of(block.height);
+        self.know_committee(epoch, block.height % EPOCH_BLOCKS == EPOCH_BLOCKS - 1);
         if let Some(note) =
             self.cosigning
-                .cosign_own(outcome.new_size, &outcome.root, block.timestamp_ms)
+                .cosign_own(epoch, outcome.new_size, &outcome.root, block.timestamp_ms)
         {
             if let Some(gossip) = self.gossip.get() {
                 gossip.send(note);
             }
         }
+        self.hand_over_notes(block);
         self.notify(&decision.decisions, &outcome);
         self.metrics
             .observe_block(&decision.decisions, started.elapsed());
         Ok(())
+    }
+
+    /// After the last block of an epoch that handed over to a new committee: sign (as an
+    /// outgoing member) and collect the hand-over note; after every block: re-send this
+    /// validator's recent hand-over signatures (bounded, `handover.rs`).
+    fn hand_over_notes(&self, block: &Block) {
+        let mut messages = self.handovers.tick(block.height);
+        if block.height % EPOCH_BLOCKS == EPOCH_BLOCKS - 1 {
+            match self.handover_committees(epoch_of(block.height) + 1) {
+                Ok(Some((outgoing, next))) => {
+                    match self
+                        .handovers
+                        .handed_over(outgoing, next, block.timestamp_ms)
+                    {
+                        Ok(own) => messages.extend(own),
+                        Err(e) => tracing::error!(height = block.height, "hand-over note: {e}"),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(height = block.height, "hand-over committees: {e}"),
+            }
+        }
+        if let Some(gossip) = self.gossip.get() {
+            for m in messages {
+                gossip.send(m);
+            }
+        }
+    }
+
+    /// Makes sure cosigning knows the committee of `epoch` and, after a hand-over block, of the
+    /// next epoch too (so that cosignatures of peers already there are taken).
+    fn know_committee(&self, epoch: u64, boundary: bool) {
+        let view = StoreView(&self.store);
+        let epochs = if boundary {
+            vec![epoch, epoch + 1]
+        } else {
+            vec![epoch]
+        };
+        for e in epochs {
+            if self.cosigning.knows(e) {
+                continue;
+            }
+            let result = validators::committee_for_epoch(&view, &self.genesis, e)
+                .map_err(|e| e.to_string())
+                .and_then(|c| self.cosigning.set_committee(e, &c.members));
+            if let Err(err) = result {
+                tracing::error!(epoch = e, "committee for cosigning: {err}");
+            }
+        }
+    }
+
+    /// After a restart: if the latest hand-over has no quorum note yet (a crash, or peers not
+    /// heard), expect it again and sign it again as an outgoing member; the line goes out at
+    /// the next re-broadcast tick.
+    fn resume_hand_over(&self) {
+        let epoch = match validators::current(&StoreView(&self.store), &self.genesis) {
+            Ok(c) if c.epoch > 0 && !self.handovers.has(c.epoch) => c.epoch,
+            Ok(_) => return,
+            Err(e) => return tracing::error!("reading the committee in force: {e}"),
+        };
+        // The boundary block's time is not kept; the line's timestamp only says when it was
+        // signed, which is now.
+        let time_ms = crate::datadir::now_ms();
+        if let Ok(Some((outgoing, next))) = self.handover_committees(epoch) {
+            if let Err(e) = self.handovers.handed_over(outgoing, next, time_ms) {
+                tracing::error!(epoch, "resuming the hand-over note: {e}");
+            }
+        }
+    }
+
+    /// The outgoing and incoming committees of the hand-over to `epoch`, if the set changed
+    /// then (`validators/epoch/<epoch>` exists in the applied state).
+    pub fn handover_committees(
+        &self,
+        epoch: u64,
+    ) -> Result<Option<(proverka_log::Committee, proverka_log::Committee)>, String> {
+        let view = StoreView(&self.store);
+        let Some(next) = validators::committee_at(&view, epoch).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let outgoing = validators::committee_for_epoch(&view, &self.genesis, epoch - 1)
+            .map_err(|e| e.to_string())?;
+        Ok(Some((committee_of(&outgoing), committee_of(&next))))
     }
 
     /// Wakes the submitters of a block's statements, after the block is durable.
@@ -540,6 +633,14 @@ impl Application for LedgerApp {
     }
 
     fn gossip(&self, from: [u8; 32], message: &[u8]) {
+        // Hand-over signatures start with their own header line; everything else is a
+        // checkpoint cosignature, whose bytes are unchanged (`docs/network.md`).
+        if is_handover_message(message) {
+            if let Err(e) = self.0.handovers.receive(message) {
+                tracing::debug!(from = %hex::encode(from), "hand-over signature not taken: {e}");
+            }
+            return;
+        }
         if let Err(e) = self.0.cosigning.receive(from, message) {
             tracing::debug!(from = %hex::encode(from), "cosignature not taken: {e}");
         }

@@ -9,20 +9,29 @@
 //! cosignature lines. That note is served at `GET /checkpoint/cosigned` and carried by receipts
 //! (`docs/log-format.md`, "Quorum-certified receipts").
 //!
-//! Everything received is checked against the genesis keys of the member the transport
-//! authenticated; a Byzantine member can only withhold or waste its own cosignature.
+//! Committees change at epoch boundaries (decision 003): a tree head is cosigned by the
+//! committee of the epoch of the block whose apply produced it, with that committee's keys and
+//! quorum, and its quorum checkpoint names that epoch in a `proverka-epoch <e>` extension line
+//! when `e` ≥ 1 (epoch-0 notes are unchanged). Everything received is checked against the keys,
+//! in the committee of the epoch the note names, of the member the transport authenticated; a
+//! Byzantine member can only withhold or waste its own cosignature, and a member of another
+//! epoch's committee cannot cosign for this one.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use proverka_ledger::Genesis;
+use proverka_ledger::{Genesis, ValidatorKeys};
 use proverka_log::{
-    cosign_checkpoint, sign_checkpoint, verify_cosigned_checkpoint, Hash, NoteKey, ValidatorSet,
+    checkpoint_epoch, checkpoint_epoch_unverified, cosign_checkpoint, sign_checkpoint_at_epoch,
+    verify_cosigned_checkpoint, Committee, CommitteeChain, Hash, NoteKey, ValidatorSet,
 };
 use tokio::sync::watch;
 
 /// Tree sizes whose cosignatures are kept while waiting for a quorum; older ones are dropped.
 pub const MAX_PENDING_SIZES: usize = 64;
+/// Epochs whose committees are kept (the current one, the next once handed over, and a few
+/// before it for late cosignatures); older ones are dropped.
+pub const MAX_KNOWN_EPOCHS: usize = 4;
 
 /// The committee's public keys as a verifier holding only `genesis` knows them: every
 /// validator's receipt key, checkpoint key and cosigner key, and the quorum.
@@ -47,23 +56,38 @@ struct Member {
     cosigner_name: String,
 }
 
+/// The committee of one epoch, as cosigning needs it.
+#[derive(Debug)]
+struct EpochCommittee {
+    set: ValidatorSet,
+    members: Vec<Member>,
+    /// This validator's index in it, if it is a member with its cosigner key.
+    me: Option<usize>,
+}
+
 /// A checkpoint note cosigned by a quorum of validators.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuorumCheckpoint {
     pub size: u64,
     pub root: Hash,
+    /// The epoch whose committee certified it (named by the note's `proverka-epoch` line when
+    /// ≥ 1): the epoch of the block whose apply produced this tree head.
+    pub epoch: u64,
     /// Block time of the block that produced this tree head, in ms.
     pub time_ms: u64,
     /// The note: body, this validator's log signature, `quorum` cosignature lines.
     pub note: Vec<u8>,
 }
 
+/// One cosignature kept while waiting for a quorum: the epoch and root it cosigned, its line.
+type Line = (u64, Hash, String);
+
 #[derive(Default)]
 struct Book {
-    /// size → member index → (root it cosigned, its cosignature line).
-    pending: BTreeMap<u64, BTreeMap<usize, (Hash, String)>>,
-    /// size → block time of this validator's own tree heads still pending.
-    own_times: BTreeMap<u64, u64>,
+    /// size → consensus key of the member → its cosignature.
+    pending: BTreeMap<u64, BTreeMap<[u8; 32], Line>>,
+    /// size → (block time, epoch) of this validator's own tree heads still pending.
+    own_times: BTreeMap<u64, (u64, u64)>,
     latest: Option<Arc<QuorumCheckpoint>>,
 }
 
@@ -81,8 +105,10 @@ impl Book {
 /// Why a cosignature was not taken (logged at debug level; gossip is best effort).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CosignError {
-    #[error("sender is not a committee member with a cosigner key")]
-    NotMember,
+    #[error("sender is not a member with a cosigner key of the committee of epoch {0}")]
+    NotMember(u64),
+    #[error("the committee of epoch {0} is not known here (yet)")]
+    UnknownEpoch(u64),
     #[error("cosignature note: {0}")]
     Note(String),
     #[error("the note must carry exactly one cosignature line of its sender")]
@@ -91,34 +117,81 @@ pub enum CosignError {
     Stale(u64),
 }
 
-/// This validator's cosigning duty and its collection of the committee's cosignatures.
+/// This validator's cosigning duty and its collection of the committee's cosignatures, epoch
+/// by epoch: each tree head is cosigned, and its cosignatures checked, with the keys and
+/// quorum of the committee of the epoch of the block that produced it.
 pub struct Cosigning {
-    /// `None` for a genesis without cosigner keys (from before cosigning): such a ledger never
-    /// has a quorum checkpoint.
-    set: Option<ValidatorSet>,
-    members: Vec<Member>,
-    me: Option<(usize, NoteKey)>,
+    origin: String,
+    /// This validator's consensus key (hex).
+    me: String,
+    cosigner: Option<NoteKey>,
     checkpoint_key: NoteKey,
+    /// epoch → its committee; at most [`MAX_KNOWN_EPOCHS`], the latest kept.
+    committees: Mutex<BTreeMap<u64, Arc<EpochCommittee>>>,
     book: Mutex<Book>,
     /// Size of the latest quorum checkpoint, for submitters waiting for their entry's.
     certified: watch::Sender<u64>,
 }
 
 impl Cosigning {
-    /// The committee from `genesis`; `me` is this validator's consensus key (hex) and its
-    /// cosigner key, if it has one.
+    /// The committee of epoch 0 from `genesis`; `me` is this validator's consensus key (hex)
+    /// and its cosigner key, if it has one. Later committees come from
+    /// [`Cosigning::set_committee`].
     pub fn new(
         genesis: &Genesis,
         me: &str,
         cosigner: Option<NoteKey>,
         checkpoint_key: NoteKey,
     ) -> Self {
-        // Members line up with the set's key lists; a genesis whose keys do not all decode
-        // (validated at load, so never in practice) gets no quorum checkpoint rather than a
-        // misaligned committee.
-        let members: Option<Vec<Member>> = genesis
-            .validator_entries()
-            .into_iter()
+        let cosigning = Cosigning {
+            origin: genesis.origin.clone(),
+            me: me.to_owned(),
+            cosigner,
+            checkpoint_key,
+            committees: Mutex::new(BTreeMap::new()),
+            book: Mutex::new(Book::default()),
+            certified: watch::Sender::new(0),
+        };
+        // A genesis without cosigner keys (from before cosigning) gets no committee, so such a
+        // ledger never has a quorum checkpoint.
+        if let Ok(set) = validator_set(genesis) {
+            cosigning.insert(0, set, &genesis.validator_entries());
+        }
+        cosigning
+    }
+
+    /// Whether the committee of `epoch` is known.
+    pub fn knows(&self, epoch: u64) -> bool {
+        self.committees.lock().is_ok_and(|c| c.contains_key(&epoch))
+    }
+
+    /// Records the committee of `epoch` (from the applied state: `validators::committee_for_epoch`).
+    pub fn set_committee(&self, epoch: u64, members: &[ValidatorKeys]) -> Result<(), String> {
+        let committee = Committee {
+            epoch,
+            members: members
+                .iter()
+                .map(|k| proverka_log::CommitteeMember {
+                    validator: k.validator.clone(),
+                    receipt_key: k.receipt_key.clone(),
+                    checkpoint_vkey: k.checkpoint_vkey.clone(),
+                    cosigner_vkey: k.cosigner_vkey.clone(),
+                })
+                .collect(),
+        };
+        let set = committee
+            .validator_set(&self.origin)
+            .map_err(|e| e.to_string())?;
+        self.insert(epoch, set, members);
+        Ok(())
+    }
+
+    fn insert(&self, epoch: u64, set: ValidatorSet, entries: &[ValidatorKeys]) {
+        // Members line up with the set's key lists; keys that do not decode (validated by
+        // genesis and the validator-set rules, so never in practice) leave the epoch without
+        // a committee rather than with a misaligned one.
+        let members: Option<Vec<Member>> = entries
+            .iter()
             .map(|e| {
                 Some(Member {
                     consensus: hex::decode(&e.validator).ok()?.try_into().ok()?,
@@ -126,51 +199,62 @@ impl Cosigning {
                 })
             })
             .collect();
-        let (set, members) = match (validator_set(genesis).ok(), members) {
-            (Some(set), Some(members)) => (Some(set), members),
-            _ => (None, Vec::new()),
+        let Some(members) = members else {
+            return;
         };
-        let me = cosigner.zip(set.as_ref()).and_then(|(key, set)| {
-            let index = members
+        let me = self.cosigner.as_ref().and_then(|key| {
+            members
                 .iter()
                 .zip(&set.cosigner_vkeys)
                 .position(|(m, vkey)| {
-                    hex::encode(m.consensus) == me && *vkey == key.cosigner_verifier_key()
-                })?;
-            Some((index, key))
+                    hex::encode(m.consensus) == self.me && *vkey == key.cosigner_verifier_key()
+                })
         });
-        Cosigning {
-            set,
-            members,
-            me,
-            checkpoint_key,
-            book: Mutex::new(Book::default()),
-            certified: watch::Sender::new(0),
+        if let Ok(mut committees) = self.committees.lock() {
+            committees.insert(epoch, Arc::new(EpochCommittee { set, members, me }));
+            while committees.len() > MAX_KNOWN_EPOCHS {
+                committees.pop_first();
+            }
         }
     }
 
-    /// Cosigns this validator's own tree head `(size, root)` at `time_ms` (block time) and
-    /// returns the note to broadcast (`None` if this validator does not cosign).
-    pub fn cosign_own(&self, size: u64, root: &Hash, time_ms: u64) -> Option<Vec<u8>> {
-        let (index, key) = self.me.as_ref()?;
-        let origin = &self.set.as_ref()?.origin;
-        let signed = sign_checkpoint(&self.checkpoint_key, origin, size, root).ok()?;
+    fn committee(&self, epoch: u64) -> Option<Arc<EpochCommittee>> {
+        self.committees.lock().ok()?.get(&epoch).cloned()
+    }
+
+    /// Cosigns this validator's own tree head `(size, root)`, produced by a block of `epoch`
+    /// at `time_ms` (block time), and returns the note to broadcast (`None` if this validator
+    /// is not a cosigning member of that epoch's committee, or the committee is unknown).
+    pub fn cosign_own(&self, epoch: u64, size: u64, root: &Hash, time_ms: u64) -> Option<Vec<u8>> {
+        let committee = self.committee(epoch)?;
+        let index = committee.me?;
+        let key = self.cosigner.as_ref()?;
+        let signed =
+            sign_checkpoint_at_epoch(&self.checkpoint_key, &self.origin, size, root, epoch).ok()?;
         let note = cosign_checkpoint(&signed, key, time_ms / 1000).ok()?;
-        let line = cosignature_line(&note, &self.members[*index].cosigner_name).ok()?;
+        let member = &committee.members[index];
+        let line = cosignature_line(&note, &member.cosigner_name).ok()?;
         let mut book = self.book.lock().ok()?;
-        book.own_times.insert(size, time_ms);
-        self.record(&mut book, *index, size, *root, line);
+        book.own_times.insert(size, (time_ms, epoch));
+        self.record(&mut book, member.consensus, size, (epoch, *root, line));
         Some(note)
     }
 
-    /// Takes a cosignature note broadcast by the member whose consensus key is `from`.
+    /// Takes a cosignature note broadcast by the member whose consensus key is `from`. The note
+    /// names its epoch (`proverka-epoch` line, 0 if absent); the sender must be a member of that
+    /// epoch's committee, and its lines verify with its keys of that epoch.
     pub fn receive(&self, from: [u8; 32], note: &[u8]) -> Result<(), CosignError> {
-        let set = self.set.as_ref().ok_or(CosignError::NotMember)?;
-        let index = self
+        let epoch =
+            checkpoint_epoch_unverified(note).map_err(|e| CosignError::Note(e.to_string()))?;
+        let committee = self
+            .committee(epoch)
+            .ok_or(CosignError::UnknownEpoch(epoch))?;
+        let set = &committee.set;
+        let index = committee
             .members
             .iter()
             .position(|m| m.consensus == from)
-            .ok_or(CosignError::NotMember)?;
+            .ok_or(CosignError::NotMember(epoch))?;
         let verified = verify_cosigned_checkpoint(
             note,
             &set.origin,
@@ -179,14 +263,17 @@ impl Cosigning {
             1,
         )
         .map_err(|e| CosignError::Note(e.to_string()))?;
-        let line = cosignature_line(note, &self.members[index].cosigner_name)?;
+        if checkpoint_epoch(&verified.extensions).ok() != Some(epoch) {
+            return Err(CosignError::Note("epoch line changed".into()));
+        }
+        let line = cosignature_line(note, &committee.members[index].cosigner_name)?;
         let Ok(mut book) = self.book.lock() else {
             return Ok(());
         };
         if verified.size < book.oldest_wanted() {
             return Err(CosignError::Stale(verified.size));
         }
-        self.record(&mut book, index, verified.size, verified.root, line);
+        self.record(&mut book, from, verified.size, (epoch, verified.root, line));
         Ok(())
     }
 
@@ -200,14 +287,11 @@ impl Cosigning {
         self.certified.subscribe()
     }
 
-    fn record(&self, book: &mut Book, index: usize, size: u64, root: Hash, line: String) {
+    fn record(&self, book: &mut Book, from: [u8; 32], size: u64, line: Line) {
         if book.latest.as_ref().is_some_and(|q| q.size >= size) {
             return;
         }
-        book.pending
-            .entry(size)
-            .or_default()
-            .insert(index, (root, line));
+        book.pending.entry(size).or_default().insert(from, line);
         while book.pending.len() > MAX_PENDING_SIZES {
             book.pending.pop_first();
         }
@@ -222,24 +306,28 @@ impl Cosigning {
         }
     }
 
-    /// The quorum checkpoint for `size`, if this validator and enough others cosigned the same
-    /// root.
+    /// The quorum checkpoint for `size`, if this validator and enough other members of the
+    /// committee of its own tree head's epoch cosigned the same root for that epoch.
     fn assemble(&self, book: &Book, size: u64) -> Option<QuorumCheckpoint> {
-        let set = self.set.as_ref()?;
-        let (me, _) = self.me.as_ref()?;
+        let (time_ms, epoch) = *book.own_times.get(&size)?;
+        let committee = self.committee(epoch)?;
+        let me = committee.members.get(committee.me?)?;
         let entries = book.pending.get(&size)?;
-        let (root, _) = entries.get(me)?;
-        let time_ms = *book.own_times.get(&size)?;
+        let (_, root, _) = entries.get(&me.consensus)?;
+        let set = &committee.set;
         let agreeing: Vec<&String> = entries
-            .values()
-            .filter(|(r, _)| r == root)
-            .map(|(_, line)| line)
+            .iter()
+            .filter(|(from, (e, r, _))| {
+                *e == epoch && r == root && committee.members.iter().any(|m| m.consensus == **from)
+            })
+            .map(|(_, (_, _, line))| line)
             .take(set.quorum)
             .collect();
         if agreeing.len() < set.quorum {
             return None;
         }
-        let mut note = sign_checkpoint(&self.checkpoint_key, &set.origin, size, root).ok()?;
+        let mut note =
+            sign_checkpoint_at_epoch(&self.checkpoint_key, &set.origin, size, root, epoch).ok()?;
         for line in agreeing {
             note.extend_from_slice(line.as_bytes());
         }
@@ -248,6 +336,7 @@ impl Cosigning {
             Ok(_) => Some(QuorumCheckpoint {
                 size,
                 root: *root,
+                epoch,
                 time_ms,
                 note,
             }),
@@ -282,4 +371,34 @@ pub fn verify_certified_receipt(
 ) -> Result<proverka_log::CertifiedReceipt, String> {
     let set = validator_set(genesis)?;
     proverka_log::verify_certified_receipt(receipt, statement, &set).map_err(|e| e.to_string())
+}
+
+/// The genesis committee as the first link of a committee chain (no hand-over yet).
+pub fn genesis_chain(genesis: &Genesis) -> Result<CommitteeChain, String> {
+    let committee = crate::handover::committee_of(&proverka_ledger::validators::CommitteeRecord {
+        epoch: 0,
+        members: genesis.validator_entries(),
+    });
+    CommitteeChain::genesis(&genesis.origin, committee).map_err(|e| e.to_string())
+}
+
+/// The committee chain from `genesis` through the hand-over notes of a chain file (the
+/// `GET /validators/epochs` body), verified link by link.
+pub fn committee_chain(genesis: &Genesis, chain_file: &[u8]) -> Result<CommitteeChain, String> {
+    let mut chain = genesis_chain(genesis)?;
+    for note in proverka_log::split_handover_chain(chain_file).map_err(|e| e.to_string())? {
+        chain.push(note).map_err(|e| e.to_string())?;
+    }
+    Ok(chain)
+}
+
+/// Verifies a receipt with the genesis and a verified committee chain: the committee of the
+/// epoch its quorum checkpoint names signed and certified it.
+pub fn verify_certified_receipt_in_chain(
+    chain: &CommitteeChain,
+    receipt: &[u8],
+    statement: &[u8],
+) -> Result<proverka_log::CertifiedReceipt, String> {
+    proverka_log::verify_certified_receipt_in_chain(receipt, statement, chain)
+        .map_err(|e| e.to_string())
 }

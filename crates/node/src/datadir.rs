@@ -107,6 +107,10 @@ impl DataDir {
     pub fn consensus(&self) -> PathBuf {
         self.root.join("consensus")
     }
+    /// Committee hand-over notes, one file per epoch (`docs/network.md`).
+    pub fn handovers(&self) -> PathBuf {
+        self.root.join("handovers")
+    }
     pub fn state(&self) -> PathBuf {
         self.root.join("state")
     }

@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod cosign;
 pub mod datadir;
+pub mod handover;
 pub mod metrics;
 pub mod passport;
 pub mod pool;
@@ -132,6 +133,13 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
             keys.cosigner.clone(),
             keys.checkpoint.clone(),
         ),
+        handover::Handovers::open(
+            &dir.handovers(),
+            &genesis.origin,
+            &keys.consensus.public_key_hex(),
+            keys.cosigner.clone(),
+        )
+        .map_err(NodeError::Other)?,
         metrics::Metrics::new(),
     )
     .map_err(NodeError::Other)?;

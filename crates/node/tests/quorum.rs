@@ -166,7 +166,7 @@ fn cosigning_gathers_a_quorum_only_for_the_tree_head_this_validator_computed() {
     let notes: Vec<Vec<u8>> = (1..4)
         .map(|i| {
             validators[i]
-                .cosign_own(5, &root, 1_764_000_000_000)
+                .cosign_own(0, 5, &root, 1_764_000_000_000)
                 .unwrap()
         })
         .collect();
@@ -177,13 +177,13 @@ fn cosigning_gathers_a_quorum_only_for_the_tree_head_this_validator_computed() {
     }
     assert!(validators[0].latest().is_none());
     // Once it computes a different root, still nothing; once it agrees, the quorum forms.
-    validators[0].cosign_own(5, &[8u8; 32], 1_764_000_000_000);
+    validators[0].cosign_own(0, 5, &[8u8; 32], 1_764_000_000_000);
     assert!(validators[0].latest().is_none());
     let v0 = me(0);
     for (i, note) in notes.iter().enumerate().take(2) {
         v0.receive(consensus(i + 1), note).unwrap();
     }
-    v0.cosign_own(5, &root, 1_764_000_000_000);
+    v0.cosign_own(0, 5, &root, 1_764_000_000_000);
     let quorum = v0.latest().expect("a quorum of 3");
     assert_eq!((quorum.size, quorum.root), (5, root));
 

@@ -7,7 +7,7 @@ use proverka_ledger::make::{self, Birth};
 use proverka_ledger::records::{self, keys};
 use proverka_ledger::{kinds, query, Genesis};
 use proverka_node::state_proof::{
-    verify, ProvedView, StateProofBundle, StateProofBundleError, VerifiedState,
+    verify, verify_in_chain, ProvedView, StateProofBundle, StateProofBundleError, VerifiedState,
 };
 use proverka_node::RunningNode;
 use proverka_statement::{sign_statement, ContentType, KeyType, PrivateKey, StatementParams};
@@ -261,9 +261,26 @@ async fn absence_is_proved_and_tampering_is_refused() {
     // A certificate by a committee the genesis does not name (a lone impostor validator).
     let impostor = proverka_consensus::ValidatorKey::from_seed([9; 32]).public_key_hex();
     assert!(matches!(
-        verify(&h.namespace, &[impostor], &bundle),
+        verify(&h.namespace, std::slice::from_ref(&impostor), &bundle),
         Err(StateProofBundleError::Certificate(_))
     ));
+
+    // With a chain of committees, the one in force at the certificate's epoch (0) decides:
+    // a later committee does not matter, and the genesis keys listed for a later epoch only
+    // are refused for an epoch-0 certificate.
+    let later_impostor = [(0, h.committee.clone()), (1, vec![impostor.clone()])];
+    assert!(verify_in_chain(&h.namespace, &later_impostor, &bundle).is_ok());
+    let impostor_first = [(0, vec![impostor.clone()]), (1, h.committee.clone())];
+    assert_eq!(
+        verify_in_chain(&h.namespace, &impostor_first, &bundle),
+        Err(StateProofBundleError::WrongEpochCommittee { epoch: 0 })
+    );
+
+    // A committee that never changed has no hand-over note to serve.
+    let (status, body) = h.get("/validators/epochs").await;
+    assert_eq!((status, body.len()), (200, 0));
+    assert_eq!(h.get("/validators/epoch/1").await.0, 404);
+    assert_eq!(h.get("/validators/epoch/x").await.0, 400);
 
     // Another chain's namespace.
     assert!(matches!(

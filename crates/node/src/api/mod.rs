@@ -61,6 +61,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/orgs/{iss}"),
     ("get", "/evidence-root"),
     ("get", "/validators"),
+    ("get", "/validators/epochs"),
+    ("get", "/validators/epoch/{e}"),
     ("get", "/metrics"),
     ("get", "/health"),
 ];
@@ -93,6 +95,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/orgs/{iss}", get(devices::org))
         .route("/evidence-root", get(devices::evidence_root))
         .route("/validators", get(validators::list))
+        .route("/validators/epochs", get(validators::epochs))
+        .route("/validators/epoch/{e}", get(validators::epoch))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,15 +1,17 @@
 //! `GET /validators`: the validator set in force and the one scheduled by governance
-//! (`proverka_ledger::validators`, `docs/network.md`).
+//! (`proverka_ledger::validators`, `docs/network.md`); `GET /validators/epochs` and
+//! `GET /validators/epoch/{e}`: the committee hand-over notes (`crate::handover`).
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use proverka_ledger::validators::{self, CommitteeRecord, EPOCH_BLOCKS};
 use serde_json::{json, Value};
 
 use super::devices::{internal, respond};
+use super::Problem;
 use crate::app::{Shared, StoreView};
 
 fn committee(c: &CommitteeRecord) -> Value {
@@ -40,4 +42,48 @@ pub async fn list(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response 
         }))
     })();
     respond(&headers, result)
+}
+
+fn text(body: Vec<u8>) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// `GET /validators/epochs`: every committee hand-over note this node holds, concatenated in
+/// epoch order (a chain file, `docs/log-format.md` "Committee hand-over notes"; empty while
+/// the committee is genesis's).
+pub async fn epochs(State(s): State<Arc<Shared>>) -> Response {
+    text(s.handovers.chain())
+}
+
+/// `GET /validators/epoch/{e}`: the quorum note of the hand-over to epoch `e` (404 when no
+/// hand-over happened then, or its quorum has not gathered here yet).
+pub async fn epoch(
+    State(s): State<Arc<Shared>>,
+    Path(e): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(epoch) = e
+        .parse::<u64>()
+        .ok()
+        .filter(|_| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Problem::bad_request("Malformed epoch", "an epoch is a decimal number")
+            .for_request(&headers)
+            .into_response();
+    };
+    match s.handovers.note(epoch) {
+        Some(note) => text(note),
+        None => Problem::not_found(format!(
+            "no hand-over note for epoch {epoch}: the committee did not change then, or its \
+             quorum has not gathered on this node yet"
+        ))
+        .for_request(&headers)
+        .into_response(),
+    }
 }
