@@ -75,6 +75,8 @@ impl Default for VerifierConfig {
 /// `Verifier` is dropped and the queue is empty.
 pub struct Verifier {
     tx: SyncSender<Job>,
+    /// Keeps the queue open even with no worker (tests); workers stop once `tx` is dropped.
+    _rx: Arc<Mutex<Receiver<Job>>>,
     queue: usize,
 }
 
@@ -101,7 +103,7 @@ impl Verifier {
                 tracing::error!("starting signature verifier thread {n}: {e}");
             }
         }
-        Verifier { tx, queue }
+        Verifier { tx, _rx: rx, queue }
     }
 
     /// Queues `statement` for verification with `key`, or refuses at once if the queue is full.
