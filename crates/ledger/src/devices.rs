@@ -11,7 +11,7 @@ use crate::records::{
     device_hash, keys, model_id, DeviceRecord, EvidenceRecord, Id, ModelRecord, PendingKind,
     PendingRecord, Role,
 };
-use crate::rules::{Rejection, Rules, Signer, StateError};
+use crate::rules::{Rejection, Rules, SignatureCheck, Signer, StateError};
 
 /// Longest device id (EAT `ueid`-style bytes).
 pub const MAX_DEVICE_ID_BYTES: usize = 64;
@@ -311,7 +311,7 @@ pub fn decommission(ctx: &mut Ctx, signer: &Signer, stmt: &SignedStatement) -> R
 pub fn device_signer(
     ctx: &Ctx,
     stmt: &SignedStatement,
-    verified: bool,
+    verified: SignatureCheck,
 ) -> RuleResult<(Id, DeviceRecord)> {
     let Some(dev) = ctx.get(&keys::device_key(stmt.kid()))? else {
         let reason = if ctx.get(&keys::revoked(stmt.kid()))?.is_some() {
@@ -335,10 +335,10 @@ pub fn device_signer(
         }
         .into());
     }
-    if !verified {
+    if !matches!(verified, SignatureCheck::Verified) {
         let key = PublicKey::from_cose_key(&device.key)
             .map_err(|e| StateError(format!("corrupt device key: {e}")))?;
-        stmt.verify(&key).map_err(Rejection::from_signature)?;
+        verified.check(stmt, &key)?;
     }
     Ok((dev, device))
 }
@@ -582,7 +582,7 @@ fn batch_item(ctx: &mut Ctx, bytes: &[u8], limits: &Limits) -> RuleResult {
     if kinds::of(&item) != Some(kinds::EVIDENCE) {
         return Err(Rejection::Malformed("batch items must be evidence statements".into()).into());
     }
-    let (dev, device) = device_signer(ctx, &item, true)?;
+    let (dev, device) = device_signer(ctx, &item, SignatureCheck::Verified)?;
     evidence(ctx, dev, device, &item)
 }
 

@@ -51,6 +51,6 @@ pub use issuers::{
 };
 pub use orgs::{MAX_GOVERNANCE_MEMBERS, MAX_ORG_KEYS, PROPOSAL_TTL_MS};
 pub use rules::{
-    BlockDecision, Decision, Rejection, Rules, SignatureCache, Signer, StateError, StateView,
-    Verdict, Writes, MAX_BLOCK_STATE_WRITES,
+    BlockDecision, Decision, Deferred, Rejection, Rules, SignatureCache, Signer, StateError,
+    StateView, Verdict, Writes, MAX_BLOCK_STATE_WRITES,
 };

@@ -9,7 +9,7 @@ use crate::records::{
     keys, ConstitutionRecord, GovAction, GovProposalRecord, Id, Kid, OrgRecord, ProposalRecord,
     Role,
 };
-use crate::rules::{Rejection, Rules, Signer, StateError};
+use crate::rules::{Rejection, Rules, SignatureCheck, Signer, StateError};
 use crate::validators;
 use crate::ValidatorKeys;
 
@@ -26,7 +26,12 @@ pub const MAX_ORG_KEYS: usize = 16;
 /// `join`: an applicant, not yet registered, asks to join. Self-signed: the statement's `kid`
 /// is the thumbprint of the key it asks to register (proof of possession) and its `iss` the
 /// organisation id it asks for.
-pub fn join(rules: &Rules, ctx: &mut Ctx, stmt: &SignedStatement, verified: bool) -> RuleResult {
+pub(crate) fn join(
+    rules: &Rules,
+    ctx: &mut Ctx,
+    stmt: &SignedStatement,
+    verified: SignatureCheck,
+) -> RuleResult {
     let kind = "join";
     let mut f = Fields::decode(stmt.payload()).map_err(|e| Rejection::payload(kind, e))?;
     let iss = f.text(1).map_err(|e| Rejection::payload(kind, e))?;
@@ -46,9 +51,7 @@ pub fn join(rules: &Rules, ctx: &mut Ctx, stmt: &SignedStatement, verified: bool
         ))
         .into());
     }
-    if !verified {
-        stmt.verify(&key).map_err(Rejection::from_signature)?;
-    }
+    verified.check(stmt, &key)?;
     ensure_join_possible(rules, ctx, &iss, &roles, &key)?;
     let proposal = ProposalRecord {
         iss,

@@ -1,9 +1,10 @@
 //! The registration rules: which statements a block registers, and what they change.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
-use proverka_statement::{statement_id, Limits, SignedStatement, StatementError};
+use proverka_statement::{statement_id, Limits, PublicKey, SignedStatement, StatementError};
 
 use crate::ctx::{BlockContext, Ctx, Fail, Overlay, RuleResult};
 use crate::genesis::{Genesis, GenesisError};
@@ -28,6 +29,71 @@ pub trait StateView {
 pub trait SignatureCache {
     /// True if `id`'s signature was verified with the key its `kid` names.
     fn is_verified(&self, id: &[u8; 32]) -> bool;
+}
+
+/// How a rule treats the signature of the statement it judges (the outer COSE_Sign1; nested
+/// signatures such as evidence batch items follow `Ctx::prechecked`).
+#[derive(Clone, Copy)]
+pub(crate) enum SignatureCheck<'a> {
+    /// Verify it now with the key the rules chose.
+    Verify,
+    /// Already verified (see [`SignatureCache`]).
+    Verified,
+    /// Record the key the rules chose and go on as if it verified; the caller verifies later
+    /// ([`Rules::check_statement_deferred`]).
+    Defer(&'a RefCell<Option<PublicKey>>),
+}
+
+impl SignatureCheck<'_> {
+    pub(crate) fn from_verified(verified: bool) -> Self {
+        if verified {
+            SignatureCheck::Verified
+        } else {
+            SignatureCheck::Verify
+        }
+    }
+
+    /// Checks (or defers checking) `stmt`'s signature with `key`. This is the rules' only
+    /// signature check of the judged statement, and nothing else in a rule depends on it.
+    pub(crate) fn check(self, stmt: &SignedStatement, key: &PublicKey) -> Result<(), Rejection> {
+        match self {
+            SignatureCheck::Verify => stmt.verify(key).map_err(Rejection::from_signature),
+            SignatureCheck::Verified => Ok(()),
+            SignatureCheck::Defer(slot) => {
+                let mut slot = slot.borrow_mut();
+                if slot.is_some() {
+                    // A second key for one statement: never happens today; stay exact anyway.
+                    return stmt.verify(key).map_err(Rejection::from_signature);
+                }
+                *slot = Some(key.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A submission judged with its signature check left to the caller
+/// ([`Rules::check_statement_deferred`]).
+#[derive(Debug)]
+pub struct Deferred {
+    /// The verdict if the signature verifies with [`Deferred::key`].
+    pub verdict: Verdict,
+    /// The key the rules would have verified the signature with, if they got that far; `None`
+    /// means `verdict` is final (a refusal that comes before the signature check).
+    pub key: Option<PublicKey>,
+}
+
+impl Deferred {
+    /// The final verdict given `signature`, the result of `stmt.verify(key)` (unused when
+    /// [`Deferred::key`] is `None`). Equals what [`Rules::check_statement`] with
+    /// `verified = false` returns: a bad signature is refused as it is there, before any rule
+    /// that comes after the check.
+    pub fn resolve(self, signature: Result<(), StatementError>) -> Verdict {
+        match (self.key, signature) {
+            (Some(_), Err(e)) => Err(Rejection::from_signature(e)),
+            _ => self.verdict,
+        }
+    }
 }
 
 /// A state read failed; the block cannot be decided.
@@ -335,10 +401,33 @@ impl Rules {
     ) -> Result<Verdict, StateError> {
         let overlay = Overlay::new();
         let mut ctx = Ctx::new(view, &overlay, block, 0, stmt.id());
-        verdict(self.judge(&mut ctx, stmt, verified), ctx)
+        let sig = SignatureCheck::from_verified(verified);
+        verdict(self.judge(&mut ctx, stmt, sig), ctx)
     }
 
-    fn judge(&self, ctx: &mut Ctx, stmt: &SignedStatement, verified: bool) -> RuleResult {
+    /// [`Rules::check_statement`] without the statement's own signature check: the rules run
+    /// as if it verified, and the key they would have verified it with is returned beside the
+    /// verdict, so the caller can verify many submissions in one batch and then
+    /// [`Deferred::resolve`] each — with exactly the verdict `check_statement(.., false)` gives.
+    /// Signatures nested inside the statement (evidence batch items) are still verified here.
+    pub fn check_statement_deferred(
+        &self,
+        view: &dyn StateView,
+        block: BlockContext,
+        stmt: &SignedStatement,
+    ) -> Result<Deferred, StateError> {
+        let overlay = Overlay::new();
+        let mut ctx = Ctx::new(view, &overlay, block, 0, stmt.id());
+        let slot = RefCell::new(None);
+        let result = self.judge(&mut ctx, stmt, SignatureCheck::Defer(&slot));
+        let verdict = verdict(result, ctx)?;
+        Ok(Deferred {
+            verdict,
+            key: slot.into_inner(),
+        })
+    }
+
+    fn judge(&self, ctx: &mut Ctx, stmt: &SignedStatement, verified: SignatureCheck) -> RuleResult {
         match kinds::of(stmt) {
             Some(kinds::JOIN) => orgs::join(self, ctx, stmt, verified),
             Some(kinds::EVIDENCE) => {
@@ -392,7 +481,7 @@ impl Rules {
         &self,
         ctx: &Ctx,
         stmt: &SignedStatement,
-        verified: bool,
+        verified: SignatureCheck,
     ) -> RuleResult<Signer> {
         let Some(issuer) = self.issuer(ctx, stmt.kid())? else {
             let reason = if ctx.get(&keys::revoked(stmt.kid()))?.is_some() {
@@ -412,10 +501,7 @@ impl Rules {
         if ctx.get(&keys::revoked(stmt.kid()))?.is_some() {
             return Err(Rejection::RevokedKey(hex::encode(stmt.kid())).into());
         }
-        if !verified {
-            stmt.verify(&issuer.key)
-                .map_err(Rejection::from_signature)?;
-        }
+        verified.check(stmt, &issuer.key)?;
         let org = self.org(ctx, &issuer.iss)?;
         Ok(Signer { issuer, org })
     }
@@ -518,7 +604,8 @@ impl Rules {
         };
         let mut ctx = Ctx::new(view, overlay, block, pos, id);
         ctx.prechecked = checked.whole;
-        let result = self.judge(&mut ctx, &stmt, checked.whole || checked.signature);
+        let verified = SignatureCheck::from_verified(checked.whole || checked.signature);
+        let result = self.judge(&mut ctx, &stmt, verified);
         Ok(match verdict(result, ctx)? {
             Ok(writes) => Decision::Register { id, writes },
             Err(reason) => Decision::Reject { id, reason },

@@ -5,7 +5,8 @@ use proverka_ledger::{
     ISSUER_REGISTRATION_CONTENT_TYPE,
 };
 use proverka_statement::{
-    sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
+    sign_statement, statement_id, ContentType, KeyType, PrivateKey, SignedStatement,
+    StatementParams,
 };
 
 mod support;
@@ -352,4 +353,81 @@ fn a_small_order_ed25519_key_cannot_be_registered_as_an_issuer() {
         "{:?}",
         d[0]
     );
+}
+
+/// `check_statement_deferred` + `resolve` with the signature's own verification gives the
+/// verdict of `check_statement(.., false)` — also when a statement fails both its signature
+/// and a later rule (the signature refusal comes first, as inline), and when it fails before
+/// the signature check (no key is asked for).
+#[test]
+fn a_deferred_signature_check_gives_the_same_verdict_as_checking_inline() {
+    let f = fixture();
+    let state = MemState::default();
+    let stranger = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    let new = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    let tamper = |mut b: Vec<u8>| {
+        let last = b.len() - 1;
+        b[last] ^= 1;
+        b
+    };
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        (
+            "good",
+            statement(&f.admin, "admin", "text/plain", b"hi"),
+            true,
+        ),
+        (
+            "bad signature",
+            tamper(statement(&f.admin, "admin", "text/plain", b"hi")),
+            true,
+        ),
+        (
+            "good registration",
+            registration(&f.admin, &new, "new", false),
+            true,
+        ),
+        (
+            "bad signature and bad registration payload",
+            tamper(statement(
+                &f.admin,
+                "admin",
+                ISSUER_REGISTRATION_CONTENT_TYPE,
+                b"junk",
+            )),
+            true,
+        ),
+        (
+            "bad registration payload",
+            statement(&f.admin, "admin", ISSUER_REGISTRATION_CONTENT_TYPE, b"junk"),
+            true,
+        ),
+        (
+            "unknown issuer",
+            tamper(statement(&stranger, "x", "text/plain", b"hi")),
+            false,
+        ),
+        (
+            "issuer mismatch",
+            tamper(statement(&f.admin, "other", "text/plain", b"hi")),
+            false,
+        ),
+    ];
+    for (name, bytes, asks_key) in cases {
+        let stmt = SignedStatement::parse(&bytes, f.rules.limits()).unwrap();
+        let block = BlockContext::default();
+        let inline = f
+            .rules
+            .check_statement(&state, block, &stmt, false)
+            .unwrap();
+        let deferred = f
+            .rules
+            .check_statement_deferred(&state, block, &stmt)
+            .unwrap();
+        assert_eq!(deferred.key.is_some(), asks_key, "{name}");
+        let signature = match &deferred.key {
+            Some(key) => stmt.verify(key),
+            None => Ok(()),
+        };
+        assert_eq!(deferred.resolve(signature), inline, "{name}");
+    }
 }

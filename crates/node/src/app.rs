@@ -22,6 +22,7 @@ use crate::cosign::{Cosigning, QuorumCheckpoint};
 use crate::handover::{committee_of, is_handover_message, Handovers};
 use crate::metrics::Metrics;
 use crate::pool::{Outcome, Pool};
+use crate::verifier::Verifier;
 
 /// The latest signed tree head, as served by `/checkpoint` and used for receipts.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +42,8 @@ pub struct Shared {
     pub store: Store,
     pub rules: Rules,
     pub pool: Pool,
+    /// Verifies submissions' signatures in batches, off the async workers.
+    pub verifier: Verifier,
     pub genesis: Genesis,
     pub genesis_id: [u8; 32],
     pub receipt_key: PrivateKey,
@@ -140,6 +143,7 @@ impl Shared {
             store,
             rules,
             pool: Pool::default(),
+            verifier: Verifier::default(),
             genesis,
             genesis_id,
             receipt_key,

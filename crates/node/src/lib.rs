@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod passport;
 pub mod pool;
 pub mod state_proof;
+pub mod verifier;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

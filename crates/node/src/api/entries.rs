@@ -13,6 +13,7 @@ use proverka_statement::{statement_id, SignedStatement, StatementError};
 use super::{parse_id, Problem, CERTIFY_WAIT, COSE, REGISTRATION_WAIT};
 use crate::app::{Shared, StoreView};
 use crate::pool::{Outcome, PoolError};
+use crate::verifier::VerifyError;
 
 /// Registers a statement: 201 with its receipt once its block is durably applied, 200 with the
 /// existing receipt for a resubmission, 303 See Other if the block takes longer than
@@ -47,14 +48,22 @@ async fn register_inner(
     if let Some(index) = s.store.index_of(&id).map_err(internal)? {
         return receipt_response(s, &id, index, StatusCode::OK);
     }
+    // Every rule except the signature here; the signature in a batch on the verifier's
+    // threads (`crate::verifier`), with the same verdict as checking it inline.
     let view = StoreView(&s.store);
-    match s
+    let deferred = s
         .rules
-        .check_statement(&view, s.next_block_context(), &stmt, false)
-    {
-        Err(e) => return Err(Problem::internal(e.to_string())),
-        Ok(Err(rejection)) => return Err(rejected(&rejection)),
-        Ok(Ok(_)) => {}
+        .check_statement_deferred(&view, s.next_block_context(), &stmt)
+        .map_err(internal)?;
+    let verdict = match deferred.key.clone() {
+        None => deferred.verdict,
+        Some(key) => {
+            let signature = s.verifier.verify(stmt, key).await.map_err(unverified)?;
+            deferred.resolve(signature)
+        }
+    };
+    if let Err(rejection) = verdict {
+        return Err(rejected(&rejection));
     }
     s.mark_verified(id);
     let waiter = s.pool.submit(id, body.to_vec()).map_err(|e| match e {
@@ -157,6 +166,20 @@ fn rejected(r: &Rejection) -> Problem {
     Problem::new(status, title, r.to_string())
 }
 
+/// The signature could not be checked: the verifier's queue is full, or the node is stopping.
+fn unverified(e: VerifyError) -> Problem {
+    match e {
+        VerifyError::Busy(_) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", e.to_string())
+        }
+        VerifyError::Stopped => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Shutting down",
+            "the node is stopping; resubmit",
+        ),
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> Problem {
     Problem::internal(e.to_string())
 }
@@ -236,4 +259,19 @@ pub async fn statement(
         Ok(resp)
     })();
     result.unwrap_or_else(|p: Problem| p.for_request(&headers).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_verifier_queue_is_a_503_busy_problem() {
+        let p = unverified(VerifyError::Busy(crate::verifier::MAX_VERIFY_QUEUE));
+        assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(p.title, "Busy");
+        assert!(p.detail.contains("full"), "{}", p.detail);
+        let p = unverified(VerifyError::Stopped);
+        assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
 }
