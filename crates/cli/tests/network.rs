@@ -273,12 +273,29 @@ fn four_validators_certify_receipts_and_a_killed_validator_catches_up_losing_not
         acked.len()
     );
 
-    // Every acknowledged statement: its receipt is certified by a quorum, and every validator
-    // (the restarted one included) serves a certified receipt for it.
+    // Every acknowledged statement: the receipt answered carries the quorum's checkpoint when
+    // the quorum cosigned within `CERTIFY_WAIT` (2 s) — on a loaded machine it may not have,
+    // and then it is the receiving validator's receipt alone (docs/network.md) — and every
+    // validator (the restarted one included) serves a certified receipt for it afterwards.
+    let mut certified_at_once = 0;
     for (id, (stmt, receipt)) in acked.iter() {
-        proverka_node::cosign::verify_certified_receipt(&genesis, receipt, stmt)
-            .unwrap_or_else(|e| panic!("receipt of {}: {e}", hex::encode(id)));
+        match proverka_node::cosign::verify_certified_receipt(&genesis, receipt, stmt) {
+            Ok(_) => certified_at_once += 1,
+            Err(e) => {
+                let keys = genesis.receipt_public_keys().unwrap();
+                assert!(
+                    keys.iter()
+                        .any(|k| proverka_log::verify_receipt(receipt, stmt, k).is_ok()),
+                    "receipt of {}: neither certified ({e}) nor a validator's",
+                    hex::encode(id)
+                );
+            }
+        }
     }
+    assert!(
+        certified_at_once > 0,
+        "no receipt was certified when answered"
+    );
     for m in &net.members {
         for (id, (stmt, _)) in acked.iter() {
             let (status, receipt) =

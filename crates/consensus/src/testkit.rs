@@ -176,6 +176,27 @@ pub(crate) async fn network(
     oracle
 }
 
+/// Links every pair of `keys` both ways with `latency` (±5 ms jitter) and no loss.
+pub(crate) async fn connect_all(
+    oracle: &simulated::Oracle<ed25519::PublicKey, deterministic::Context>,
+    keys: &[ed25519::PublicKey],
+    latency: Duration,
+) {
+    let link = simulated::Link {
+        latency,
+        jitter: Duration::from_millis(5),
+        success_rate: commonware_utils::probability!(1.0),
+    };
+    for a in keys {
+        for b in keys.iter().filter(|b| *b != a) {
+            oracle
+                .add_link(a.clone(), b.clone(), link.clone())
+                .await
+                .unwrap();
+        }
+    }
+}
+
 pub(crate) fn signer(seed: u64) -> ed25519::PrivateKey {
     ed25519::PrivateKey::from_seed(seed)
 }

@@ -324,18 +324,7 @@ fn four_validators_agree_on_one_chain() {
         let signers: Vec<_> = (0..4).map(signer).collect();
         let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
         let oracle = network(&context, &keys).await;
-        for a in &keys {
-            for b in &keys {
-                if a != b {
-                    let link = simulated::Link {
-                        latency: Duration::from_millis(50),
-                        jitter: Duration::from_millis(5),
-                        success_rate: commonware_utils::probability!(1.0),
-                    };
-                    oracle.add_link(a.clone(), b.clone(), link).await.unwrap();
-                }
-            }
-        }
+        connect_all(&oracle, &keys, Duration::from_millis(50)).await;
         let apps: Vec<_> = (0..4).map(|_| TestApp::default()).collect();
         let mut validators = Vec::new();
         for (signer, app) in signers.into_iter().zip(&apps) {
@@ -410,18 +399,7 @@ fn statements_one_validator_shares_are_proposed_by_the_others() {
         let signers: Vec<_> = (0..4).map(signer).collect();
         let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
         let oracle = network(&context, &keys).await;
-        for a in &keys {
-            for b in &keys {
-                if a != b {
-                    let link = simulated::Link {
-                        latency: Duration::from_millis(20),
-                        jitter: Duration::from_millis(5),
-                        success_rate: commonware_utils::probability!(1.0),
-                    };
-                    oracle.add_link(a.clone(), b.clone(), link).await.unwrap();
-                }
-            }
-        }
+        connect_all(&oracle, &keys, Duration::from_millis(20)).await;
         let apps: Vec<_> = (0..4).map(|_| TestApp::default()).collect();
         let mut validators = Vec::new();
         for (signer, app) in signers.into_iter().zip(&apps) {
@@ -472,21 +450,7 @@ fn committees_change_at_epoch_boundaries_without_stopping() {
             (2, removed_first.iter().map(raw).collect()),
         ]));
         let oracle = network(&context, &keys).await;
-        let link = simulated::Link {
-            latency: Duration::from_millis(50),
-            jitter: Duration::from_millis(5),
-            success_rate: commonware_utils::probability!(1.0),
-        };
-        for a in &keys {
-            for b in &keys {
-                if a != b {
-                    oracle
-                        .add_link(a.clone(), b.clone(), link.clone())
-                        .await
-                        .unwrap();
-                }
-            }
-        }
+        connect_all(&oracle, &keys, Duration::from_millis(50)).await;
         let apps: Vec<_> = (0..5)
             .map(|_| TestApp {
                 committees: committees.clone(),

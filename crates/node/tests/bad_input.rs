@@ -10,7 +10,7 @@ use proverka_statement::{
 use serde_json::Value;
 
 mod support;
-use support::dev_node;
+use support::{dev_node, post_entry};
 
 struct Harness {
     node: RunningNode,
@@ -37,15 +37,7 @@ impl Harness {
     }
 
     async fn post(&self, body: Vec<u8>) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(self.url("/entries"))
-            .header("content-type", "application/cose")
-            .header("accept", "application/problem+json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let resp = post_entry(&self.http, &self.url(""), body).await;
         let status = resp.status().as_u16();
         let text = resp.bytes().await.unwrap();
         (status, serde_json::from_slice(&text).unwrap_or(Value::Null))

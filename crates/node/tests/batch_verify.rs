@@ -9,7 +9,7 @@ use proverka_statement::{sign_statement, ContentType, KeyType, PrivateKey, State
 use serde_json::Value;
 
 mod support;
-use support::dev_node;
+use support::{dev_node, post_entry};
 
 fn sign(key: &PrivateKey, iss: &str, sub: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
     sign_statement(
@@ -25,14 +25,7 @@ fn sign(key: &PrivateKey, iss: &str, sub: &str, content_type: &str, payload: &[u
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, Value) {
-    let resp = http
-        .post(format!("{url}/entries"))
-        .header("content-type", "application/cose")
-        .header("accept", "application/problem+json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_entry(http, url, body).await;
     let status = resp.status().as_u16();
     let text = resp.bytes().await.unwrap();
     (status, serde_json::from_slice(&text).unwrap_or(Value::Null))

@@ -16,7 +16,7 @@ use proverka_statement::{
 use serde_json::Value;
 
 mod support;
-use support::dev_node;
+use support::{dev_node, post_entry};
 
 struct Harness {
     node: RunningNode,
@@ -56,15 +56,7 @@ impl Harness {
             },
         );
         let id = statement_id(&body);
-        let resp = self
-            .http
-            .post(self.url("/entries"))
-            .header("content-type", "application/cose")
-            .header("accept", "application/problem+json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let resp = post_entry(&self.http, &self.url(""), body).await;
         assert_eq!(
             resp.status().as_u16(),
             201,

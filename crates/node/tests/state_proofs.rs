@@ -15,7 +15,7 @@ use serde_bytes::ByteBuf;
 use serde_json::Value;
 
 mod support;
-use support::dev_node;
+use support::{dev_node, post_entry};
 
 struct Harness {
     node: RunningNode,
@@ -94,16 +94,9 @@ impl Harness {
                 },
             );
             let http = self.http.clone();
-            let url = self.url("/entries");
+            let base = self.url("");
             async move {
-                let resp = http
-                    .post(url)
-                    .header("content-type", "application/cose")
-                    .header("accept", "application/problem+json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
+                let resp = post_entry(&http, &base, body).await;
                 let status = resp.status().as_u16();
                 (status, resp.text().await.unwrap_or_default())
             }

@@ -17,3 +17,15 @@ pub async fn dev_node(dir: &Path) -> RunningNode {
     .await
     .expect("start dev node")
 }
+
+/// `POST {base}/entries` with `body` as a signed statement, asking for JSON problem details.
+#[allow(dead_code)] // not every test binary submits
+pub async fn post_entry(http: &reqwest::Client, base: &str, body: Vec<u8>) -> reqwest::Response {
+    http.post(format!("{base}/entries"))
+        .header("content-type", "application/cose")
+        .header("accept", "application/problem+json")
+        .body(body)
+        .send()
+        .await
+        .expect("POST /entries")
+}
