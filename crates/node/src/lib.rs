@@ -12,6 +12,7 @@ pub mod app;
 pub mod cosign;
 pub mod datadir;
 pub mod handover;
+pub mod join;
 pub mod metrics;
 pub mod passport;
 pub mod pool;

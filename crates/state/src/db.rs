@@ -1,6 +1,9 @@
 //! The state database: a QMDB `current::ordered::variable` database holding
-//! `SHA-256(key) → SHA-256(value)` (authenticated, gives the root and the proofs) and a commonware
-//! `qmdb::store` holding `SHA-256(key) → value` (unauthenticated, serves `get`).
+//! `SHA-256(key) → SHA-256(value)` (authenticated, gives the root and the proofs) and a QMDB
+//! `any::ordered::variable` database holding `SHA-256(key) → value` (serves `get`). The value
+//! database is authenticated too, though no verifier ever sees its root: that is what lets a
+//! joining validator copy it from an untrusted peer at a past height with commonware's sync
+//! engine and then check every value against the trusted digests (`sync.rs`).
 //!
 //! Crash consistency between the two: each block is committed to the value store first, then to
 //! the authenticated database. The value store's commit metadata records the block height and the
@@ -10,6 +13,7 @@
 use crate::{
     hashed_key,
     proof::{Family, Kind, CHUNK, COMMIT_METADATA_BYTES},
+    sync::{PartTarget, SyncPart, SyncTarget, MAX_SYNC_OPS},
     value_digest, StateError, StateProof, StateRoot, MAX_KEY_BYTES, MAX_VALUE_BYTES,
     MAX_WRITES_PER_APPLY,
 };
@@ -21,22 +25,30 @@ use commonware_storage::{
     merkle::full::Config as MerkleConfig,
     mmr::Location,
     qmdb::{
+        any::{ordered::variable::Db as ValuesDb, VariableConfig as ValuesConfig},
         current::{ordered::variable::Db as AuthDb, VariableConfig},
         floor::Proportional,
-        store::db::{Config as StoreConfig, Db as StoreDb},
+        sync::{Request, Source as _},
     },
     translator::EightCap,
     Context,
 };
 use std::num::{NonZeroU16, NonZeroU64, NonZeroUsize};
 
-type Auth<E, S> = AuthDb<Family, E, Digest, Vec<u8>, Sha256, EightCap, CHUNK, S>;
-type Values<E> = StoreDb<E, Digest, Vec<u8>, EightCap>;
+pub(crate) type Auth<E, S> = AuthDb<Family, E, Digest, Vec<u8>, Sha256, EightCap, CHUNK, S>;
+pub(crate) type Values<E, S> = ValuesDb<Family, E, Digest, Vec<u8>, Sha256, EightCap, S>;
+pub(crate) type AuthConfig<S> = VariableConfig<EightCap, AuthOpCfg, S>;
+pub(crate) type ValuesConfigOf<S> = ValuesConfig<EightCap, ValuesOpCfg, S>;
+/// Decoding bounds of one authenticated-log operation and of one value-log operation.
+pub(crate) type AuthOpCfg = ((), (commonware_codec::RangeCfg<usize>, ()));
+pub(crate) type ValuesOpCfg = AuthOpCfg;
 
 /// Page size of the shared commonware page cache.
 const PAGE_SIZE: NonZeroU16 = NonZeroU16::new(4096).unwrap();
 /// Largest authenticated log record value: a 32-byte value digest or 40-byte commit metadata.
-const AUTH_VALUE_MAX: usize = 64;
+pub(crate) const AUTH_VALUE_MAX: usize = 64;
+/// How many recent heights keep their [SyncTarget] (at one block per 100 ms, about 100 s).
+pub const SYNC_TARGETS_KEPT: usize = 1024;
 /// Value-store commit metadata: `height ‖ size of the value store before this block` (u64 BE).
 const VALUES_METADATA_BYTES: usize = 16;
 
@@ -99,7 +111,9 @@ impl StateConfig {
 /// `S` is the merkleization strategy ([Merkleization]): the default [Rayon] for the tokio
 /// runtime, [Sequential] on the deterministic runtime.
 pub struct StateDb<E: Context + Spawner, S: Merkleization = Rayon> {
-    inner: Option<(Auth<E, S>, Values<E>)>,
+    inner: Option<(Auth<E, S>, Values<E, S>)>,
+    /// Where a joining validator can sync to: one entry per recent height, oldest first.
+    targets: std::collections::VecDeque<SyncTarget>,
     root: StateRoot,
     height: u64,
     /// Digest of the writes of `height` (see [writes_digest]).
@@ -119,65 +133,9 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
     /// Open (or create) the database. Recovers the last durable block; if a crash left the value
     /// store one block ahead of the authenticated database, rewinds the value store.
     pub async fn open_with(context: E, cfg: StateConfig) -> Result<Self, StateError> {
-        let strategy = S::with_threads(cfg.merkle_threads)
-            .map_err(|e| StateError::Inconsistent(format!("merkle thread pool: {e}")))?;
-        let page_cache = CacheRef::new(PAGE_SIZE, cfg.page_cache_pages);
-        let buffer = NonZeroUsize::new(64 * 1024).unwrap();
-        let prefix = &cfg.partition_prefix;
-        let auth_cfg = VariableConfig {
-            merkle_config: MerkleConfig {
-                journal_partition: format!("{prefix}-state-mmr"),
-                metadata_partition: format!("{prefix}-state-mmr-meta"),
-                items_per_blob: cfg.items_per_blob,
-                write_buffer: buffer,
-                replay_buffer: buffer,
-                strategy,
-                page_cache: page_cache.clone(),
-            },
-            journal_config: JournalConfig {
-                partition: format!("{prefix}-state-log"),
-                items_per_section: cfg.items_per_blob,
-                compression: None,
-                codec_config: ((), ((0..=AUTH_VALUE_MAX).into(), ())),
-                page_cache: page_cache.clone(),
-                write_buffer: buffer,
-                replay_buffer: buffer,
-            },
-            grafted_metadata_partition: format!("{prefix}-state-grafted"),
-            translator: EightCap,
-            init_cache: Some(NonZeroUsize::new(1 << 16).unwrap()),
-            init_buffer: NonZeroUsize::new(1 << 21).unwrap(),
-            init_concurrency: (),
-        };
-        let values_cfg = StoreConfig {
-            log: JournalConfig {
-                partition: format!("{prefix}-state-values"),
-                items_per_section: cfg.items_per_blob,
-                compression: None,
-                codec_config: ((), ((0..=MAX_VALUE_BYTES).into(), ())),
-                page_cache,
-                write_buffer: buffer,
-                replay_buffer: buffer,
-            },
-            translator: EightCap,
-            init_cache: Some(NonZeroUsize::new(1 << 16).unwrap()),
-            init_buffer: NonZeroUsize::new(1 << 21).unwrap(),
-        };
-
+        let (auth_cfg, values_cfg) = configs::<S>(&cfg)?;
         let auth = Auth::init(context.child("auth"), auth_cfg, None).await?;
-        let (height, last_writes) = match auth.get_metadata().await? {
-            None => (0, writes_digest(&[])),
-            Some(m) if m.len() == COMMIT_METADATA_BYTES => {
-                let height = u64::from_be_bytes(m[..8].try_into().unwrap());
-                (height, m[8..].try_into().unwrap())
-            }
-            Some(m) => {
-                return Err(StateError::Inconsistent(format!(
-                    "commit metadata of {} bytes",
-                    m.len()
-                )))
-            }
-        };
+        let (height, last_writes) = auth_metadata(&auth).await?;
 
         let mut values = Values::init(context.child("values"), values_cfg.clone(), None).await?;
         let (values_height, previous_size) = values_metadata(&values).await?;
@@ -202,16 +160,35 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
                 "value store at height {values_height}, authenticated database at {height}"
             )));
         }
-
-        Ok(Self {
-            root: StateRoot(auth.root().0),
-            inner: Some((auth, values)),
+        Ok(Self::from_parts(
+            auth,
+            values,
             height,
             last_writes,
-            sync_interval: cfg.sync_interval,
+            cfg.sync_interval,
+        ))
+    }
+
+    /// A handle on two opened databases at `height`; its first sync target is that height's.
+    pub(crate) fn from_parts(
+        auth: Auth<E, S>,
+        values: Values<E, S>,
+        height: u64,
+        last_writes: [u8; 32],
+        sync_interval: u64,
+    ) -> Self {
+        let mut db = Self {
+            root: StateRoot(auth.root().0),
+            inner: Some((auth, values)),
+            targets: std::collections::VecDeque::with_capacity(SYNC_TARGETS_KEPT),
+            height,
+            last_writes,
+            sync_interval,
             #[cfg(test)]
             crash_after_values: false,
-        })
+        };
+        db.record_target();
+        db
     }
 
     /// Apply block `height`'s writes (`Some(value)` sets, `None` deletes; a later write to the
@@ -268,16 +245,17 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
         // 1. Compute the new root speculatively; nothing is written yet.
         let mut batch = auth.new_batch();
         let mut changes = values.new_batch();
-        for (key, value) in writes {
-            let key = Digest(hashed_key(key));
+        for (ledger_key, value) in writes {
+            let key = Digest(hashed_key(ledger_key));
+            let hashed = key;
             match value {
                 Some(value) => {
                     batch = batch.write(key, Some(value_digest(value).to_vec()));
-                    changes = changes.update(key, value.clone());
+                    changes = changes.write(hashed, Some(pack(ledger_key, value)));
                 }
                 None => {
                     batch = batch.write(key, None);
-                    changes = changes.delete(key);
+                    changes = changes.write(key, None);
                 }
             }
         }
@@ -296,16 +274,21 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
         };
         let mut values_metadata = Vec::with_capacity(VALUES_METADATA_BYTES);
         values_metadata.extend_from_slice(&height.to_be_bytes());
-        values_metadata.extend_from_slice(&(*values.size()).to_be_bytes());
-        let changes = changes.finalize(Some(values_metadata));
+        values_metadata.extend_from_slice(&(*values.bounds().end).to_be_bytes());
+        let changes = match changes
+            .merkleize(&values, Some(values_metadata), &mut Proportional)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                self.inner = Some((auth, values));
+                return Err(e.into());
+            }
+        };
 
         // 2. Values first, then the authenticated database (see the module docs). On error the
         // handle stays taken: the caller must reopen, which recovers the last durable block.
-        let mut values = values
-            .apply_batch(changes, &mut Proportional)
-            .await?
-            .commit()
-            .await?;
+        let mut values = values.apply_batch(changes).await?.commit().await?;
         #[cfg(test)]
         if self.crash_after_values {
             drop((auth, values));
@@ -319,15 +302,90 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
             let boundary = auth.sync_boundary();
             auth = auth.prune(boundary).await?;
             values = values.sync().await?;
-            let floor = values.inactivity_floor_loc();
-            values = values.prune(floor).await?;
+            let boundary = values.sync_boundary();
+            values = values.prune(boundary).await?;
         }
 
         self.root = StateRoot(auth.root().0);
         self.height = height;
         self.last_writes = digest;
         self.inner = Some((auth, values));
+        self.record_target();
         Ok(self.root)
+    }
+
+    /// Remember where a joiner could sync to at the current height (the last
+    /// [SYNC_TARGETS_KEPT] heights are kept).
+    fn record_target(&mut self) {
+        let Some((auth, values)) = self.inner.as_ref() else {
+            return;
+        };
+        let part =
+            |root: Digest, bounds: std::ops::Range<Location>, boundary: Location| PartTarget {
+                ops_root: root.0,
+                start: *bounds.start,
+                size: *bounds.end,
+                boundary: *boundary,
+            };
+        if self.targets.len() == SYNC_TARGETS_KEPT {
+            self.targets.pop_front();
+        }
+        self.targets.push_back(SyncTarget {
+            height: self.height,
+            root: self.root,
+            auth: part(auth.ops_root(), auth.bounds(), auth.sync_boundary()),
+            values: part(values.root(), values.bounds(), values.sync_boundary()),
+        });
+    }
+
+    /// Where a joiner can sync to reproduce the state of `height`, if this database still can
+    /// serve it: a recent height ([SYNC_TARGETS_KEPT]) whose history has not been pruned since.
+    pub fn sync_target(&self, height: u64) -> Result<SyncTarget, StateError> {
+        let (auth, values) = self.inner.as_ref().ok_or(StateError::Poisoned)?;
+        let unavailable = || StateError::SyncTargetUnavailable {
+            height,
+            oldest: self.targets.front().map_or(0, |t| t.height),
+            newest: self.height,
+        };
+        let mut target = *self
+            .targets
+            .iter()
+            .find(|t| t.height == height)
+            .ok_or_else(unavailable)?;
+        // Pruned since: the range now starts where this database's history starts, which must
+        // still be at or below the target's own boundary for the engine to rebuild it.
+        for (part, pruned) in [
+            (&mut target.auth, *auth.bounds().start),
+            (&mut target.values, *values.bounds().start),
+        ] {
+            part.start = part.start.max(pruned);
+            if part.start > part.boundary {
+                return Err(StateError::SyncTargetPruned { height });
+            }
+        }
+        Ok(target)
+    }
+
+    /// Answer a joiner's sync request for one part (commonware's `qmdb::sync` request and
+    /// response encodings, `docs/state.md`). At most [MAX_SYNC_OPS] operations per request.
+    pub async fn serve_sync(&self, part: SyncPart, request: &[u8]) -> Result<Vec<u8>, StateError> {
+        use commonware_codec::{DecodeExt as _, Encode as _};
+        let (auth, values) = self.inner.as_ref().ok_or(StateError::Poisoned)?;
+        let request = Request::<Family>::decode(commonware_codec::Copying(request))
+            .map_err(|e| StateError::SyncRequest(e.to_string()))?;
+        if request.max_ops().get() > MAX_SYNC_OPS {
+            return Err(StateError::SyncRequest(format!(
+                "{} operations asked, at most {MAX_SYNC_OPS}",
+                request.max_ops()
+            )));
+        }
+        let served = match part {
+            SyncPart::Auth => auth.serve(request).await.map(|(r, _)| r.encode()),
+            SyncPart::Values => values.serve(request).await.map(|(r, _)| r.encode()),
+        };
+        served
+            .map(|bytes| bytes.to_vec())
+            .map_err(|e| StateError::SyncRequest(e.to_string()))
     }
 
     /// The state root after the last applied block (the empty-state root for a fresh database).
@@ -343,7 +401,10 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
     /// The current value of ledger `key`, if any.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         let (_, values) = self.inner.as_ref().ok_or(StateError::Poisoned)?;
-        Ok(values.get(&Digest(hashed_key(key))).await?)
+        match values.get(&Digest(hashed_key(key))).await? {
+            None => Ok(None),
+            Some(stored) => Ok(Some(unpack(&stored)?.1.to_vec())),
+        }
     }
 
     /// A proof of `key`'s current value (membership) or of its absence (exclusion), against
@@ -367,6 +428,32 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
         Ok((self.get(key).await?, self.prove(key).await?))
     }
 
+    /// Up to `limit` `(ledger key, value)` pairs, in hashed-key order, after hashed key `after`
+    /// (from the first when `None`); with the hashed key of the last one to continue from. What
+    /// a joiner rebuilds the node's key-ordered state table from.
+    pub async fn entries(
+        &self,
+        after: Option<[u8; 32]>,
+        limit: usize,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<[u8; 32]>), StateError> {
+        use futures::StreamExt as _;
+        use std::ops::Bound;
+        let (_, values) = self.inner.as_ref().ok_or(StateError::Poisoned)?;
+        let start = after.map_or(Bound::Unbounded, |k| Bound::Excluded(Digest(k)));
+        let mut stream = std::pin::pin!(values.stream_range((start, Bound::Unbounded)));
+        let mut out = Vec::new();
+        let mut last = None;
+        while out.len() < limit {
+            let Some((key, stored)) = stream.next().await.transpose()? else {
+                break;
+            };
+            let (ledger_key, value) = unpack(&stored)?;
+            out.push((ledger_key.to_vec(), value.to_vec()));
+            last = Some(key.0);
+        }
+        Ok((out, last))
+    }
+
     /// Fully sync both stores (faster next open) and drop the handle.
     pub async fn close(mut self) -> Result<(), StateError> {
         let (auth, values) = self.inner.take().ok_or(StateError::Poisoned)?;
@@ -376,9 +463,107 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
     }
 }
 
+/// The two databases' configurations for `cfg` (partition names, caches, decoding bounds).
+pub(crate) fn configs<S: Merkleization>(
+    cfg: &StateConfig,
+) -> Result<(AuthConfig<S>, ValuesConfigOf<S>), StateError> {
+    let strategy = S::with_threads(cfg.merkle_threads)
+        .map_err(|e| StateError::Inconsistent(format!("merkle thread pool: {e}")))?;
+    let page_cache = CacheRef::new(PAGE_SIZE, cfg.page_cache_pages);
+    let buffer = NonZeroUsize::new(64 * 1024).unwrap();
+    let prefix = &cfg.partition_prefix;
+    let merkle = |name: &str| MerkleConfig {
+        journal_partition: format!("{prefix}-{name}-mmr"),
+        metadata_partition: format!("{prefix}-{name}-mmr-meta"),
+        items_per_blob: cfg.items_per_blob,
+        write_buffer: buffer,
+        replay_buffer: buffer,
+        strategy: strategy.clone(),
+        page_cache: page_cache.clone(),
+    };
+    let journal = |name: &str, max_value: usize| JournalConfig {
+        partition: format!("{prefix}-{name}"),
+        items_per_section: cfg.items_per_blob,
+        compression: None,
+        codec_config: ((), ((0..=max_value).into(), ())),
+        page_cache: page_cache.clone(),
+        write_buffer: buffer,
+        replay_buffer: buffer,
+    };
+    let auth = VariableConfig {
+        merkle_config: merkle("state"),
+        journal_config: journal("state-log", AUTH_VALUE_MAX),
+        grafted_metadata_partition: format!("{prefix}-state-grafted"),
+        translator: EightCap,
+        init_cache: Some(NonZeroUsize::new(1 << 16).unwrap()),
+        init_buffer: NonZeroUsize::new(1 << 21).unwrap(),
+        init_concurrency: (),
+    };
+    // `state-vals` (not the former unauthenticated store's `state-values`): a data directory of
+    // the old layout then fails to open with "value store at height 0", never misreads.
+    let values = ValuesConfig {
+        merkle_config: merkle("state-vals"),
+        journal_config: journal("state-vals", MAX_STORED_VALUE_BYTES),
+        translator: EightCap,
+        init_cache: Some(NonZeroUsize::new(1 << 16).unwrap()),
+        init_buffer: NonZeroUsize::new(1 << 21).unwrap(),
+        init_concurrency: (),
+    };
+    Ok((auth, values))
+}
+
+/// `(height, writes digest)` from the authenticated database's last commit; `(0, digest of no
+/// writes)` when fresh.
+pub(crate) async fn auth_metadata<E: Context + Spawner, S: Merkleization>(
+    auth: &Auth<E, S>,
+) -> Result<(u64, [u8; 32]), StateError> {
+    match auth.get_metadata().await? {
+        None => Ok((0, writes_digest(&[]))),
+        Some(m) if m.len() == COMMIT_METADATA_BYTES => {
+            let mut height = [0u8; 8];
+            height.copy_from_slice(&m[..8]);
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(&m[8..]);
+            Ok((u64::from_be_bytes(height), digest))
+        }
+        Some(m) => Err(StateError::Inconsistent(format!(
+            "commit metadata of {} bytes",
+            m.len()
+        ))),
+    }
+}
+
+/// Largest record of the value database: a packed key and value ([pack]).
+pub(crate) const MAX_STORED_VALUE_BYTES: usize = 2 + MAX_KEY_BYTES + MAX_VALUE_BYTES;
+
+/// A value database record: `u16 BE key length ‖ ledger key ‖ ledger value`. The ledger key is
+/// kept (not only its hash) so that a joiner can rebuild the node's key-ordered state table,
+/// whose prefix scans the ledger's queries need.
+pub(crate) fn pack(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + key.len() + value.len());
+    // Keys are at most MAX_KEY_BYTES (256), checked before any write.
+    out.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}
+
+/// `(ledger key, ledger value)` of a [pack]ed record.
+pub(crate) fn unpack(stored: &[u8]) -> Result<(&[u8], &[u8]), StateError> {
+    let bad = || StateError::Inconsistent(format!("value record of {} bytes", stored.len()));
+    let (len, rest) = stored.split_first_chunk::<2>().ok_or_else(bad)?;
+    let len = u16::from_be_bytes(*len) as usize;
+    if len > MAX_KEY_BYTES || len > rest.len() {
+        return Err(bad());
+    }
+    Ok(rest.split_at(len))
+}
+
 /// `(height, size before that block)` from the value store's last commit; `(0, 1)` when fresh
 /// (a fresh store holds one genesis commit).
-async fn values_metadata<E: Context>(values: &Values<E>) -> Result<(u64, u64), StateError> {
+pub(crate) async fn values_metadata<E: Context + Spawner, S: Merkleization>(
+    values: &Values<E, S>,
+) -> Result<(u64, u64), StateError> {
     match values.get_metadata().await? {
         None => Ok((0, 1)),
         Some(m) if m.len() == VALUES_METADATA_BYTES => Ok((

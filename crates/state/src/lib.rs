@@ -20,11 +20,15 @@
 mod db;
 mod proof;
 mod service;
+mod sync;
 
 pub use commonware_parallel::{Rayon, Sequential};
-pub use db::{Merkleization, StateConfig, StateDb};
+pub use db::{Merkleization, StateConfig, StateDb, SYNC_TARGETS_KEPT};
 pub use proof::{verify, DecodeLimits, StateProof, StateProofError};
-pub use service::{Proved, ProvedKey, StateService, MAX_KEYS_PER_PROOF};
+pub use service::{
+    Page, Proved, ProvedKey, StateService, MAX_ENTRIES_PER_PAGE, MAX_KEYS_PER_PROOF,
+};
+pub use sync::{PartTarget, SyncFetch, SyncPart, SyncTarget, MAX_SYNC_OPS};
 
 use commonware_cryptography::{Hasher as _, Sha256};
 
@@ -105,6 +109,38 @@ pub enum StateError {
     /// (reopening recovers the last durable block).
     #[error("state database handle lost after a failed write; reopen it")]
     Poisoned,
+    /// No sync target for this height: it is older than the kept window or not applied yet.
+    #[error("no sync target for height {height}: this node keeps heights {oldest}..={newest}")]
+    SyncTargetUnavailable {
+        height: u64,
+        oldest: u64,
+        newest: u64,
+    },
+    /// The history a joiner would need for this height has been pruned since.
+    #[error("the history of height {height} has been pruned; sync to a newer height")]
+    SyncTargetPruned { height: u64 },
+    /// A sync target's bytes are not a valid [SyncTarget].
+    #[error("malformed sync target: {0}")]
+    SyncTargetMalformed(String),
+    /// A peer's sync request could not be decoded or served.
+    #[error("sync request: {0}")]
+    SyncRequest(String),
+    /// The sync target is not the height and root the caller trusts.
+    #[error(
+        "sync target is height {height} with another root, trusted is height {trusted_height}"
+    )]
+    SyncUntrustedTarget { height: u64, trusted_height: u64 },
+    /// Syncing from the peer failed (transport, invalid proof, bad response).
+    #[error("state sync: {0}")]
+    Sync(String),
+    /// The synced state is not the certified one.
+    #[error(
+        "synced state (height {got_height}) does not have the certified root of height {height}"
+    )]
+    SyncRootMismatch { height: u64, got_height: u64 },
+    /// The synced values disagree with the authenticated state.
+    #[error("synced values disagree with the certified state: {0}")]
+    SyncValuesMismatch(String),
     /// The two stores disagree in a way a crash cannot explain.
     #[error("state database inconsistent: {0}")]
     Inconsistent(String),

@@ -6,7 +6,9 @@
 //! actor owns the database, so every request sees one consistent height: the proofs of one
 //! [StateService::prove] call are all against the same root.
 
-use crate::{Rayon, StateDb, StateError, StateProof, StateRoot};
+use crate::{
+    Rayon, StateConfig, StateDb, StateError, StateProof, StateRoot, SyncFetch, SyncPart, SyncTarget,
+};
 use commonware_runtime::{tokio as cw_tokio, Runner as _, Supervisor as _};
 use futures::{
     channel::{mpsc, oneshot},
@@ -49,6 +51,12 @@ pub struct Proved {
     pub keys: Vec<ProvedKey>,
 }
 
+/// A page of `(ledger key, value)` pairs and the hashed key to continue after.
+pub type Page = (Vec<(Vec<u8>, Vec<u8>)>, Option<[u8; 32]>);
+
+/// Most pairs one [StateService::entries] call returns.
+pub const MAX_ENTRIES_PER_PAGE: usize = 4096;
+
 /// A block's writes, shared with the caller (which also hands them to its own store).
 type Writes = Arc<Vec<(Vec<u8>, Option<Vec<u8>>)>>;
 
@@ -61,6 +69,20 @@ enum Request {
     Prove {
         keys: Vec<Vec<u8>>,
         reply: oneshot::Sender<Result<Proved, StateError>>,
+    },
+    Entries {
+        after: Option<[u8; 32]>,
+        limit: usize,
+        reply: oneshot::Sender<Result<Page, StateError>>,
+    },
+    SyncTarget {
+        height: u64,
+        reply: oneshot::Sender<Result<SyncTarget, StateError>>,
+    },
+    ServeSync {
+        part: SyncPart,
+        request: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, StateError>>,
     },
 }
 
@@ -79,6 +101,43 @@ pub struct StateService {
 impl StateService {
     /// Opens (or creates) the state database under `dir` and starts its thread.
     pub fn start(dir: &Path) -> Result<Self, StateError> {
+        Self::start_with(dir, |context| async move {
+            StateDb::open(context.child("state"), PARTITION).await
+        })
+    }
+
+    /// Builds the state database under `dir` (which must hold none yet) by syncing it from a
+    /// peer to `target`, accepted only if it is `trusted_height` with `trusted_root`
+    /// ([StateDb::sync_from]); then serves it like [Self::start]. Blocks until the sync ends.
+    pub fn join<T: SyncFetch>(
+        dir: &Path,
+        target: SyncTarget,
+        trusted_height: u64,
+        trusted_root: StateRoot,
+        fetch: Arc<T>,
+    ) -> Result<Self, StateError> {
+        Self::start_with(dir, move |context| async move {
+            let cfg = StateConfig::new(PARTITION);
+            let joined = StateDb::<_, Rayon>::sync_from(
+                context.child("state"),
+                cfg,
+                target,
+                trusted_height,
+                trusted_root,
+                fetch,
+            )
+            .await?;
+            // Reopen, as every later start will: what was synced is what is on disk.
+            joined.close().await?;
+            StateDb::open(context.child("state"), PARTITION).await
+        })
+    }
+
+    fn start_with<F, Fut>(dir: &Path, open: F) -> Result<Self, StateError>
+    where
+        F: FnOnce(cw_tokio::Context) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<StateDb<cw_tokio::Context, Rayon>, StateError>>,
+    {
         std::fs::create_dir_all(dir)
             .map_err(|e| StateError::Inconsistent(format!("create {}: {e}", dir.display())))?;
         let (requests, inbox) = mpsc::unbounded();
@@ -86,7 +145,7 @@ impl StateService {
         let dir: PathBuf = dir.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("proverka-state".into())
-            .spawn(move || run(dir, inbox, ready_tx))
+            .spawn(move || run(dir, inbox, ready_tx, open))
             .map_err(|e| StateError::Inconsistent(format!("state thread: {e}")))?;
         let (height, root) = match ready_rx.recv() {
             Ok(Ok(head)) => head,
@@ -146,6 +205,40 @@ impl StateService {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Up to `limit` (at most [MAX_ENTRIES_PER_PAGE]) `(ledger key, value)` pairs after hashed
+    /// key `after` ([StateDb::entries]).
+    pub async fn entries(&self, after: Option<[u8; 32]>, limit: usize) -> Result<Page, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Entries {
+            after,
+            limit: limit.min(MAX_ENTRIES_PER_PAGE),
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Where a joiner can sync to for `height` ([StateDb::sync_target]).
+    pub async fn sync_target(&self, height: u64) -> Result<SyncTarget, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::SyncTarget { height, reply })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Answers a joiner's encoded sync request for `part` ([StateDb::serve_sync]).
+    pub async fn serve_sync(
+        &self,
+        part: SyncPart,
+        request: Vec<u8>,
+    ) -> Result<Vec<u8>, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::ServeSync {
+            part,
+            request,
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     fn send(&self, request: Request) -> Result<(), StateError> {
         self.requests
             .as_ref()
@@ -172,12 +265,16 @@ fn stopped() -> StateError {
 type Ready = std::sync::mpsc::Sender<Result<(u64, StateRoot), StateError>>;
 
 /// Body of the state thread: one commonware tokio runtime, one database, one request at a time.
-fn run(dir: PathBuf, mut inbox: mpsc::UnboundedReceiver<Request>, ready: Ready) {
+fn run<F, Fut>(dir: PathBuf, mut inbox: mpsc::UnboundedReceiver<Request>, ready: Ready, open: F)
+where
+    F: FnOnce(cw_tokio::Context) -> Fut,
+    Fut: std::future::Future<Output = Result<StateDb<cw_tokio::Context, Rayon>, StateError>>,
+{
     let config = cw_tokio::Config::new()
         .with_worker_threads(2)
         .with_storage_directory(dir);
     cw_tokio::Runner::new(config).start(|context| async move {
-        let mut db = match StateDb::<_, Rayon>::open(context.child("state"), PARTITION).await {
+        let mut db = match open(context.child("open")).await {
             Ok(db) => db,
             Err(e) => {
                 let _ = ready.send(Err(e));
@@ -214,6 +311,23 @@ fn run(dir: PathBuf, mut inbox: mpsc::UnboundedReceiver<Request>, ready: Ready) 
                 }
                 Request::Prove { keys, reply } => {
                     let _ = reply.send(prove(&db, keys).await);
+                }
+                Request::Entries {
+                    after,
+                    limit,
+                    reply,
+                } => {
+                    let _ = reply.send(db.entries(after, limit).await);
+                }
+                Request::SyncTarget { height, reply } => {
+                    let _ = reply.send(db.sync_target(height));
+                }
+                Request::ServeSync {
+                    part,
+                    request,
+                    reply,
+                } => {
+                    let _ = reply.send(db.serve_sync(part, &request).await);
                 }
             }
         }

@@ -10,6 +10,7 @@ mod interactions;
 mod problem;
 mod proofs;
 mod state;
+pub mod sync;
 mod tiles;
 mod validators;
 mod wellknown;
@@ -63,6 +64,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/validators"),
     ("get", "/validators/epochs"),
     ("get", "/validators/epoch/{e}"),
+    ("get", "/sync/state/target/{height}"),
+    ("post", "/sync/state/{part}"),
     ("get", "/metrics"),
     ("get", "/health"),
 ];
@@ -97,6 +100,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/validators", get(validators::list))
         .route("/validators/epochs", get(validators::epochs))
         .route("/validators/epoch/{e}", get(validators::epoch))
+        .route("/sync/state/target/{height}", get(sync::target))
+        .route("/sync/state/{part}", post(sync::serve))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,0 +1,88 @@
+//! Serving joiners: `GET /sync/state/target/{height}` (where a joining validator can sync to) and
+//! `POST /sync/state/{part}` (one commonware `qmdb::sync` request for the authenticated state or
+//! the values, answered with its proof). The joiner checks everything against a certified root
+//! (`docs/state.md`, "Joining by state sync"); this side only bounds what it reads.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use proverka_state::{StateError, SyncPart};
+
+use super::Problem;
+use crate::app::Shared;
+
+/// Largest encoded sync request: a tag, two locations and a count (commonware's
+/// `Request::MAX_ENCODE_SIZE` is 1 + 2 × 9 + 8 = 27 bytes); anything longer is not a request.
+pub const MAX_SYNC_REQUEST_BYTES: usize = 64;
+
+fn octets(bytes: Vec<u8>) -> Response {
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
+}
+
+fn problem(headers: &HeaderMap, e: StateError) -> Response {
+    let p = match e {
+        StateError::SyncTargetUnavailable { .. } => Problem::not_found(e.to_string()),
+        StateError::SyncTargetPruned { .. } => {
+            Problem::new(StatusCode::GONE, "Height pruned", e.to_string())
+        }
+        StateError::SyncRequest(_) => Problem::bad_request("Malformed sync request", e.to_string()),
+        other => Problem::internal(other.to_string()),
+    };
+    p.for_request(headers).into_response()
+}
+
+/// `GET /sync/state/target/{height}`: the 152-byte sync target of a recent height.
+pub async fn target(
+    State(s): State<Arc<Shared>>,
+    Path(height): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(height) = height
+        .parse::<u64>()
+        .ok()
+        .filter(|_| height.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Problem::bad_request("Malformed height", "a height is a decimal number")
+            .for_request(&headers)
+            .into_response();
+    };
+    match s.state.sync_target(height).await {
+        Ok(target) => octets(target.encode()),
+        Err(e) => problem(&headers, e),
+    }
+}
+
+/// `POST /sync/state/{part}` (`auth` or `values`): one encoded request, its encoded response.
+pub async fn serve(
+    State(s): State<Arc<Shared>>,
+    Path(part): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(part) = SyncPart::from_name(&part) else {
+        return Problem::not_found(format!("no state part {part:?}; parts are auth and values"))
+            .for_request(&headers)
+            .into_response();
+    };
+    if body.len() > MAX_SYNC_REQUEST_BYTES {
+        return Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Sync request too large",
+            format!("a sync request is at most {MAX_SYNC_REQUEST_BYTES} bytes"),
+        )
+        .for_request(&headers)
+        .into_response();
+    }
+    match s.state.serve_sync(part, body.to_vec()).await {
+        Ok(bytes) => octets(bytes),
+        Err(e) => problem(&headers, e),
+    }
+}

@@ -1,0 +1,182 @@
+//! Joining by state sync over HTTP (`proverka_node::join`, decision 003 step 5, the state half):
+//! a fresh state database built from a running node's API at a height a quorum certified, and
+//! the serving routes' refusals.
+
+mod support;
+
+use std::time::Duration;
+
+use proverka_ledger::records::keys;
+use proverka_ledger::{kinds, make};
+use proverka_node::join::{self, HttpPeer, JoinError};
+use proverka_statement::{sign_statement, ContentType, PrivateKey, StatementParams};
+use support::{dev_node, post_entry};
+
+/// Waits until the node has applied at least `height` blocks.
+async fn wait_for_height(node: &proverka_node::RunningNode, height: u64) {
+    for _ in 0..200 {
+        if node.shared.state.head().0 >= height {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the node did not reach height {height}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_copies_a_certified_height_of_a_running_node_and_checks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dev_node(dir.path()).await;
+    wait_for_height(&node, 3).await;
+    let base = format!("http://{}", node.addr);
+    let genesis = std::fs::read(dir.path().join("genesis.json")).unwrap();
+    let admin: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dev-admin.json")).unwrap()).unwrap();
+    let admin_iss = admin["iss"].as_str().unwrap();
+    // A model registered by the dev admin: records in the state beyond the genesis.
+    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
+    let model = sign_statement(
+        &PrivateKey::from_pkcs8_pem(&pem).unwrap(),
+        &StatementParams {
+            iss: admin_iss,
+            sub: "join-test",
+            iat: 1_764_000_000,
+            content_type: ContentType::Text(kinds::MODEL.into()),
+            payload: &make::model("valve-x", &[]),
+        },
+    );
+    let resp = post_entry(&reqwest::Client::new(), &base, model).await;
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "{}",
+        resp.text().await.unwrap()
+    );
+
+    let joiner = tempfile::tempdir().unwrap();
+    let state_dir = joiner.path().join("state");
+    let (state, certified) = join::sync_state(&state_dir, HttpPeer::new(&base), &genesis)
+        .await
+        .unwrap();
+    assert!(certified.height >= 1);
+    assert_eq!(state.head(), (certified.height, certified.root));
+    // The certifying block came later than the height it certifies.
+    assert!(certified.certified_by.height > certified.height);
+
+    // Every record the joiner holds is proved against the certified root, with its value.
+    let mut records = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, last) = state.entries(after, 64).await.unwrap();
+        records.extend(page);
+        match last {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    assert!(!records.is_empty(), "the model's records are there");
+    let keys: Vec<Vec<u8>> = records.iter().map(|(k, _)| k.clone()).collect();
+    let proved = state.prove(keys).await.unwrap();
+    assert_eq!(proved.root, certified.root);
+    for ((key, value), p) in records.iter().zip(&proved.keys) {
+        assert_eq!(p.value.as_ref(), Some(value));
+        proverka_state::verify(&certified.root, key, Some(value), &p.proof).unwrap();
+    }
+    // The model is among them, as the source has it.
+    let model_key = keys::model(&proverka_ledger::records::model_id(admin_iss, "valve-x"));
+    let theirs = node
+        .shared
+        .state
+        .prove(vec![model_key.clone()])
+        .await
+        .unwrap();
+    let mine = records
+        .iter()
+        .find(|(k, _)| *k == model_key)
+        .map(|(_, v)| v);
+    assert!(mine.is_some());
+    assert_eq!(mine, theirs.keys[0].value.as_ref());
+    drop(state);
+
+    // A joiner never overwrites a state database.
+    let again = join::sync_state(&state_dir, HttpPeer::new(&base), &genesis).await;
+    assert!(
+        matches!(again, Err(JoinError::NotEmpty(_))),
+        "{:?}",
+        again.err()
+    );
+
+    // Another ledger's genesis cannot verify this network's certificates: nothing is synced.
+    let other = tempfile::tempdir().unwrap();
+    let other_node = dev_node(other.path()).await;
+    let other_genesis = std::fs::read(other.path().join("genesis.json")).unwrap();
+    let elsewhere = joiner.path().join("elsewhere");
+    let refused = join::sync_state(&elsewhere, HttpPeer::new(&base), &other_genesis).await;
+    assert!(
+        matches!(
+            refused,
+            Err(JoinError::Certificate(_) | JoinError::Chain(_))
+        ),
+        "{:?}",
+        refused.err()
+    );
+    assert!(
+        !elsewhere.exists(),
+        "nothing is created before the certificate verifies"
+    );
+    other_node.shutdown().await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_routes_refuse_bad_requests_with_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dev_node(dir.path()).await;
+    wait_for_height(&node, 1).await;
+    let base = format!("http://{}", node.addr);
+    let http = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("/sync/state/target/99999999").await, 404);
+    assert_eq!(status("/sync/state/target/-1").await, 400);
+    assert_eq!(status("/sync/state/target/1x").await, 400);
+
+    let post = |part: &'static str, body: Vec<u8>| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.post(format!("{base}/sync/state/{part}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(post("auth", b"\xff garbage".to_vec()).await, 400);
+    assert_eq!(post("values", vec![0u8; 65]).await, 413);
+    assert_eq!(post("neither", vec![0u8; 4]).await, 404);
+
+    // The current height's target is served and decodes.
+    let height = node.shared.state.head().0;
+    let bytes = http
+        .get(format!("{base}/sync/state/target/{height}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let target = proverka_state::SyncTarget::decode(&bytes).unwrap();
+    assert_eq!(target.height, height);
+    node.shutdown().await;
+}
