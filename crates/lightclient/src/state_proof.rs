@@ -148,15 +148,8 @@ pub fn verify_in_chain(
 ) -> Result<VerifiedState, StateProofBundleError> {
     let StateProofBundle(height, root, header, statements_hash, finalization, entries) = bundle;
     let root: [u8; 32] = fixed("state root", root)?;
-    let header: [u8; HEADER_BYTES] = fixed("header", header)?;
-    let statements_hash: [u8; 32] = fixed("statements hash", statements_hash)?;
-
-    let finalized = finalized_by_chain(namespace, committees, finalization)?;
-    if digest_from_parts(&header, &statements_hash) != finalized.digest {
-        return Err(StateProofBundleError::HeaderMismatch);
-    }
-    let facts =
-        header_facts(&header).map_err(|e| StateProofBundleError::Malformed(e.to_string()))?;
+    let (facts, _) =
+        verify_certified_header(namespace, committees, header, statements_hash, finalization)?;
     if facts.anchor.height != *height {
         return Err(StateProofBundleError::HeightMismatch {
             anchored: facts.anchor.height,
@@ -183,6 +176,26 @@ pub fn verify_in_chain(
         root,
         entries: verified,
     })
+}
+
+/// Verifies that a quorum of the committee in force at its epoch finalized the block with this
+/// header and statements hash; returns the header's facts and the block's digest.
+pub fn verify_certified_header(
+    namespace: &[u8],
+    committees: &[(u64, Vec<String>)],
+    header: &[u8],
+    statements_hash: &[u8],
+    finalization: &[u8],
+) -> Result<(HeaderFacts, [u8; 32]), StateProofBundleError> {
+    let header: [u8; HEADER_BYTES] = fixed("header", header)?;
+    let statements_hash: [u8; 32] = fixed("statements hash", statements_hash)?;
+    let finalized = finalized_by_chain(namespace, committees, finalization)?;
+    if digest_from_parts(&header, &statements_hash) != finalized.digest {
+        return Err(StateProofBundleError::HeaderMismatch);
+    }
+    let facts =
+        header_facts(&header).map_err(|e| StateProofBundleError::Malformed(e.to_string()))?;
+    Ok((facts, finalized.digest))
 }
 
 /// The finalization, verified with the committee in force at the epoch it names. The epoch is

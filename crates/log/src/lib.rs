@@ -52,6 +52,8 @@ pub use receipt::{
     make_receipt, quorum_checkpoint_of, sign_tree_head, verify_receipt, ReceiptError,
     SignedTreeHead, VerifiedReceipt, HEADER_QUORUM_CHECKPOINT,
 };
-pub use tiles::{entry_bundle, hash_tile, tile_path_parse, TileError, TileKind, TileRef};
+pub use tiles::{
+    entry_bundle, hash_tile, parse_entry_bundle, tile_path_parse, TileError, TileKind, TileRef,
+};
 /// Re-exported so that callers can implement hash storage without naming the dependency.
 pub use tlog_tiles::HashReader;

@@ -39,6 +39,9 @@ pub enum TileError {
     /// An entry longer than [`MAX_BUNDLE_ENTRY_LEN`].
     #[error("entry of {0} bytes does not fit a uint16 length prefix")]
     EntryTooLong(usize),
+    /// An entry bundle that is not exactly the expected number of whole entries.
+    #[error("malformed entry bundle")]
+    MalformedBundle,
     /// Reading the hashes failed.
     #[error(transparent)]
     Proof(#[from] ProofError),
@@ -247,6 +250,26 @@ pub fn hash_tile<R: HashReader>(t: &TileRef, tree_size: u64, r: &R) -> Result<Ve
     let tile = tlog_tiles::Tile::new(TILE_HEIGHT, level, t.index, u32::from(t.width), false);
     tile.read_data(r)
         .map_err(|e| TileError::Proof(ProofError::from(e)))
+}
+
+/// Splits a C2SP entry bundle into its entries; refuses a bundle that does not hold exactly
+/// `count` whole entries.
+pub fn parse_entry_bundle(bundle: &[u8], count: usize) -> Result<Vec<&[u8]>, TileError> {
+    let mut rest = bundle;
+    let mut entries = Vec::with_capacity(count.min(TILE_WIDTH as usize));
+    while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+        let len = u16::from_be_bytes(*len) as usize;
+        if tail.len() < len || entries.len() == count {
+            return Err(TileError::MalformedBundle);
+        }
+        let (entry, tail) = tail.split_at(len);
+        entries.push(entry);
+        rest = tail;
+    }
+    if !rest.is_empty() || entries.len() != count {
+        return Err(TileError::MalformedBundle);
+    }
+    Ok(entries)
 }
 
 /// Returns a C2SP entry bundle: each entry prefixed by its length as a big-endian uint16.

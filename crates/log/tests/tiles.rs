@@ -3,8 +3,8 @@
 
 use proverka_log::tiles::TILE_WIDTH;
 use proverka_log::{
-    entry_bundle, hash_tile, leaf_hash_bytes, node_hash, tile_path_parse, Hash, MemoryTree,
-    TileError, TileKind, TileRef,
+    entry_bundle, hash_tile, leaf_hash_bytes, node_hash, parse_entry_bundle, tile_path_parse, Hash,
+    MemoryTree, TileError, TileKind, TileRef,
 };
 
 #[test]
@@ -182,4 +182,28 @@ fn entry_bundles_prefix_each_entry_with_a_big_endian_u16_length() {
         Err(TileError::EntryTooLong(65_536))
     );
     assert!(entry_bundle(&[vec![0u8; 65_535]]).is_ok());
+}
+
+#[test]
+fn an_entry_bundle_parses_back_into_exactly_its_entries() {
+    let entries = [b"ab".to_vec(), Vec::new(), vec![7u8; 300]];
+    let bundle = entry_bundle(&entries).expect("bundle");
+    let parsed = parse_entry_bundle(&bundle, 3).expect("parse");
+    assert_eq!(
+        parsed,
+        entries.iter().map(Vec::as_slice).collect::<Vec<_>>()
+    );
+
+    for (bad, count) in [
+        (&bundle[..bundle.len() - 1], 3), // truncated last entry
+        (&bundle[..1], 0),                // half a length prefix
+        (&bundle[..], 2),                 // more entries than expected
+        (&bundle[..], 4),                 // fewer entries than expected
+    ] {
+        assert_eq!(
+            parse_entry_bundle(bad, count),
+            Err(TileError::MalformedBundle)
+        );
+    }
+    assert_eq!(parse_entry_bundle(&[], 0), Ok(Vec::new()));
 }

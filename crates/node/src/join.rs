@@ -6,17 +6,30 @@
 //! [`proverka_state::StateService::join`], which keeps it only if it has that root. The peer is
 //! never trusted: it can refuse to help, not mislead.
 //!
-//! Not yet here: importing the log up to the certified size and starting consensus from the
-//! certified floor instead of genesis (`docs/decisions/003-validator-set-changes.md`).
+//! [`sync_store`] then fills the node's store at that height: the floor block's digest from its
+//! finalization, the whole log (entry ids from the tiles, checked against the certified log
+//! root before any statement is fetched; each statement checked against its id) and the ledger
+//! state table from the synced state.
+//!
+//! Not yet here: starting consensus from the certified floor instead of genesis, and the
+//! `proverka node --join URL` command (`docs/decisions/003-validator-set-changes.md`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use proverka_consensus::HeaderFacts;
 use proverka_ledger::Genesis;
 use proverka_lightclient::state_proof::{self, StateProofBundle, MAX_BUNDLE_BYTES};
-use proverka_log::{MAX_HANDOVER_CHAIN_NOTES, MAX_HANDOVER_NOTE_BYTES};
+use proverka_log::tiles::TILE_WIDTH;
+use proverka_log::{
+    leaf_entry, leaf_hash, parse_entry_bundle, stored_hashes_for_append, Hash, MemoryTree, TileRef,
+    MAX_HANDOVER_CHAIN_NOTES, MAX_HANDOVER_NOTE_BYTES,
+};
 use proverka_state::{StateError, StateRoot, StateService, SyncFetch, SyncPart, SyncTarget};
+use proverka_store::{FloorImport, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
 /// Largest sync response read from a peer: commonware's bound for 1,024 value operations of the
 /// largest value (256 KiB each) with their proof is about 257 MiB; real answers are far smaller.
@@ -24,6 +37,41 @@ pub const MAX_SYNC_RESPONSE_BYTES: usize = 272 * 1024 * 1024;
 
 /// The key whose (absent or present) proof a joiner asks for: any key gives a certified root.
 const PROBE_KEY: &[u8] = b"proverka/join";
+
+/// Largest floor certificate read: a header, a hash and a finalization of up to 100 members.
+pub const MAX_FLOOR_CERTIFICATE_BYTES: usize = 64 * 1024;
+
+/// Statements fetched from the peer at a time while importing the log.
+const STATEMENT_FETCHES: usize = 32;
+
+/// State records read from the synced state per page while filling the store.
+const STATE_PAGE: usize = 4096;
+
+/// `GET /sync/floor/{height}`: a finalized block's header and statements hash with its
+/// finalization certificate, CBOR `[bstr, bstr, bstr]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FloorCertificate(pub ByteBuf, pub ByteBuf, pub ByteBuf);
+
+impl FloorCertificate {
+    /// CBOR encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail, and every field serializes.
+        let _ = ciborium::into_writer(self, &mut out);
+        out
+    }
+
+    /// Decodes within [`MAX_FLOOR_CERTIFICATE_BYTES`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, JoinError> {
+        if bytes.len() > MAX_FLOOR_CERTIFICATE_BYTES {
+            return Err(JoinError::Certificate(format!(
+                "floor certificate of {} bytes",
+                bytes.len()
+            )));
+        }
+        ciborium::from_reader(bytes).map_err(|e| JoinError::Certificate(e.to_string()))
+    }
+}
 
 /// Why joining failed. Nothing is kept of a failed join.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +90,10 @@ pub enum JoinError {
     State(StateError),
     #[error("{0} already holds a state database; a joiner starts empty")]
     NotEmpty(PathBuf),
+    #[error("the peer's log: {0}")]
+    Log(String),
+    #[error("importing the floor: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// A height and state root certified by a finalization of the committee of its epoch.
@@ -49,8 +101,12 @@ pub enum JoinError {
 pub struct CertifiedState {
     pub height: u64,
     pub root: StateRoot,
-    /// The finalized block whose anchor names them.
+    /// The finalized block whose anchor names them (and the log size and root after `height`).
     pub certified_by: HeaderFacts,
+    /// Every committee of the verified hand-over chain: `(first epoch, consensus keys)`.
+    pub committees: Vec<(u64, Vec<String>)>,
+    /// The genesis id (the consensus namespace).
+    pub namespace: [u8; 32],
 }
 
 /// A peer's node API, as a [`SyncFetch`] for the state sync engine.
@@ -154,6 +210,8 @@ pub async fn certified_state(
         height: verified.height,
         root: StateRoot(verified.root),
         certified_by: verified.certified_by,
+        committees,
+        namespace: Genesis::id(genesis_bytes),
     })
 }
 
@@ -189,4 +247,124 @@ pub async fn sync_state(
             .map_err(|e| JoinError::State(StateError::Inconsistent(e.to_string())))?
             .map_err(JoinError::State)?;
     Ok((service, certified))
+}
+
+/// Fills the empty `store` at the certified height from `peer` and the synced `state`: the floor
+/// block's digest (from its finalization, checked with the committee of its epoch), the whole log
+/// up to the certified size (refused unless it has the certified root), and the ledger state
+/// table. Returns the floor block's digest.
+pub async fn sync_store(
+    peer: &HttpPeer,
+    certified: &CertifiedState,
+    state: &StateService,
+    store: &Store,
+) -> Result<[u8; 32], JoinError> {
+    let height = certified.height;
+    let digest = floor_digest(peer, certified).await?;
+    let anchor = &certified.certified_by.anchor;
+    let ids = log_ids(peer, anchor.log_size, &anchor.log_root).await?;
+    let statements: Vec<Vec<u8>> = futures::stream::iter(ids)
+        .map(|id| statement(peer, id))
+        .buffered(STATEMENT_FETCHES)
+        .try_collect()
+        .await?;
+    let mut records = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, last) = state
+            .entries(after, STATE_PAGE)
+            .await
+            .map_err(JoinError::State)?;
+        records.extend(page);
+        match last {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    store.import_floor(FloorImport {
+        height,
+        digest,
+        statements: &statements,
+        state: &records,
+        state_root: certified.root.0,
+        log_root: anchor.log_root,
+    })?;
+    Ok(digest)
+}
+
+/// The digest of the block at the certified height, from its finalization certificate.
+async fn floor_digest(peer: &HttpPeer, certified: &CertifiedState) -> Result<[u8; 32], JoinError> {
+    let bytes = peer
+        .get(
+            &format!("/sync/floor/{}", certified.height),
+            MAX_FLOOR_CERTIFICATE_BYTES,
+        )
+        .await?;
+    let FloorCertificate(header, statements_hash, finalization) = FloorCertificate::decode(&bytes)?;
+    let (facts, digest) = state_proof::verify_certified_header(
+        &certified.namespace,
+        &certified.committees,
+        &header,
+        &statements_hash,
+        &finalization,
+    )
+    .map_err(|e| JoinError::Certificate(e.to_string()))?;
+    if facts.height != certified.height {
+        return Err(JoinError::Certificate(format!(
+            "floor certificate for height {}, asked {}",
+            facts.height, certified.height
+        )));
+    }
+    Ok(digest)
+}
+
+/// The entry ids of the log's first `size` entries, from the peer's entry bundles, accepted only
+/// if they make the certified `root`.
+async fn log_ids(peer: &HttpPeer, size: u64, root: &Hash) -> Result<Vec<Hash>, JoinError> {
+    let width = u64::from(TILE_WIDTH);
+    let mut ids = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    for index in 0..size.div_ceil(width) {
+        let count = (size - index * width).min(width);
+        // `count` ≤ 256 by construction.
+        let tile =
+            TileRef::entries(index, count as u16).map_err(|e| JoinError::Log(e.to_string()))?;
+        let bundle = peer
+            .get(&format!("/{}", tile.path()), (count as usize) * 34)
+            .await?;
+        for entry in parse_entry_bundle(&bundle, count as usize)
+            .map_err(|e| JoinError::Log(format!("{}: {e}", tile.path())))?
+        {
+            let id: Hash = entry.try_into().map_err(|_| {
+                JoinError::Log(format!("{}: an entry is not 32 bytes", tile.path()))
+            })?;
+            ids.push(id);
+        }
+    }
+    let leaves: Vec<Hash> = ids.iter().map(leaf_hash).collect();
+    let computed = stored_hashes_for_append(0, &leaves, &MemoryTree::new())
+        .map_err(|e| JoinError::Log(e.to_string()))?
+        .root;
+    if computed != *root {
+        return Err(JoinError::Log(format!(
+            "the {size} entry ids do not make the certified log root"
+        )));
+    }
+    Ok(ids)
+}
+
+/// The statement with entry id `id`, checked against it.
+async fn statement(peer: &HttpPeer, id: Hash) -> Result<Vec<u8>, JoinError> {
+    let bytes = peer
+        .get(
+            &format!("/entries/{}/statement", hex::encode(id)),
+            proverka_store::MAX_STATEMENT_BYTES,
+        )
+        .await?;
+    if leaf_entry(&bytes) != id {
+        return Err(JoinError::Log(format!(
+            "the statement served for {} has another id",
+            hex::encode(id)
+        )));
+    }
+    Ok(bytes)
 }

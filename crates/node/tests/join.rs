@@ -96,6 +96,41 @@ async fn a_joiner_copies_a_certified_height_of_a_running_node_and_checks_it() {
         .map(|(_, v)| v);
     assert!(mine.is_some());
     assert_eq!(mine, theirs.keys[0].value.as_ref());
+
+    // The store at the same height: the floor block, the whole certified log, the state table.
+    let store = proverka_store::Store::open(&joiner.path().join("store")).unwrap();
+    let peer = HttpPeer::new(&base);
+    let digest = join::sync_store(&peer, &certified, &state, &store)
+        .await
+        .unwrap();
+    let anchor = certified.certified_by.anchor;
+    assert_eq!(store.applied_height(), certified.height);
+    assert_eq!(store.floor().unwrap(), Some(certified.height));
+    assert_eq!(
+        (store.tree_size(), store.root()),
+        (anchor.log_size, anchor.log_root)
+    );
+    let source_block = node.shared.store.block(certified.height).unwrap().unwrap();
+    assert_eq!(digest, source_block.digest);
+    assert_eq!(
+        store.block(certified.height).unwrap().unwrap(),
+        source_block,
+        "same digest, log size and state root"
+    );
+    assert_eq!(store.state_get(&model_key).unwrap().as_ref(), mine);
+    for index in 0..store.tree_size() {
+        assert_eq!(
+            store.statement(index).unwrap(),
+            node.shared.store.statement(index).unwrap()
+        );
+    }
+    // Importing twice is refused: the store is no longer empty.
+    assert!(matches!(
+        join::sync_store(&peer, &certified, &state, &store).await,
+        Err(JoinError::Store(
+            proverka_store::StoreError::NotEmpty { .. }
+        ))
+    ));
     drop(state);
 
     // A joiner never overwrites a state database.

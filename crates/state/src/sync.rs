@@ -262,21 +262,13 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
             });
         }
         let (auth_cfg, values_cfg) = configs::<S>(&cfg)?;
-        let auth: crate::db::Auth<E, S> = sync::sync(EngineConfig {
-            context: context.child("auth"),
-            source: Remote {
-                part: SyncPart::Auth,
-                fetch: fetch.clone(),
-            },
-            target: engine_target(&target.auth)?,
-            max_outstanding_requests: NonZeroUsize::new(OUTSTANDING_REQUESTS).unwrap(),
-            fetch_batch_size: NonZeroU64::new(MAX_SYNC_OPS).unwrap(),
-            apply_batch_size: NonZeroU64::new(APPLY_BATCH).unwrap(),
-            db_config: auth_cfg,
-            update_rx: None,
-            finish_rx: None,
-            reached_target_tx: None,
-        })
+        let auth: crate::db::Auth<E, S> = sync::sync(engine_config(
+            context.child("auth"),
+            SyncPart::Auth,
+            fetch.clone(),
+            &target.auth,
+            auth_cfg,
+        )?)
         .await
         .map_err(|e| StateError::Sync(format!("authenticated state: {e}")))?;
         let root = StateRoot(auth.root().0);
@@ -289,21 +281,13 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
             });
         }
 
-        let values: crate::db::Values<E, S> = match sync::sync(EngineConfig {
-            context: context.child("values"),
-            source: Remote {
-                part: SyncPart::Values,
-                fetch,
-            },
-            target: engine_target(&target.values)?,
-            max_outstanding_requests: NonZeroUsize::new(OUTSTANDING_REQUESTS).unwrap(),
-            fetch_batch_size: NonZeroU64::new(MAX_SYNC_OPS).unwrap(),
-            apply_batch_size: NonZeroU64::new(APPLY_BATCH).unwrap(),
-            db_config: values_cfg,
-            update_rx: None,
-            finish_rx: None,
-            reached_target_tx: None,
-        })
+        let values: crate::db::Values<E, S> = match sync::sync(engine_config(
+            context.child("values"),
+            SyncPart::Values,
+            fetch,
+            &target.values,
+            values_cfg,
+        )?)
         .await
         {
             Ok(values) => values,
@@ -334,11 +318,32 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
     }
 }
 
-/// The engine's target for one part.
-fn engine_target(part: &PartTarget) -> Result<sync::Target<Family, Digest>, StateError> {
-    let range = NonEmptyRange::new(Location::new(part.start)..Location::new(part.size))
+/// The engine's configuration to sync one part from `fetch` to `target`.
+fn engine_config<DB, T>(
+    context: DB::Context,
+    part: SyncPart,
+    fetch: Arc<T>,
+    target: &PartTarget,
+    db_config: DB::Config,
+) -> Result<EngineConfig<DB, Remote<T>>, StateError>
+where
+    DB: sync::Database<Family = Family, Digest = Digest, Op = Op>,
+    T: SyncFetch,
+{
+    let range = NonEmptyRange::new(Location::new(target.start)..Location::new(target.size))
         .map_err(|_| StateError::SyncTargetMalformed("empty operation range".into()))?;
-    Ok(sync::Target::new(Digest(part.ops_root), range))
+    Ok(EngineConfig {
+        context,
+        source: Remote { part, fetch },
+        target: sync::Target::new(Digest(target.ops_root), range),
+        max_outstanding_requests: NonZeroUsize::new(OUTSTANDING_REQUESTS).unwrap(),
+        fetch_batch_size: NonZeroU64::new(MAX_SYNC_OPS).unwrap(),
+        apply_batch_size: NonZeroU64::new(APPLY_BATCH).unwrap(),
+        db_config,
+        update_rx: None,
+        finish_rx: None,
+        reached_target_tx: None,
+    })
 }
 
 /// Walk both databases in key order: the same active keys, each value hashing to its digest.

@@ -69,6 +69,9 @@ const META_TREE_SIZE: &str = "tree_size";
 const META_APPLIED_HEIGHT: &str = "applied_height";
 const META_ROOT: &str = "root";
 const META_CHECKPOINT: &str = "checkpoint";
+/// Height of the certified floor a joining validator's store was imported at (absent when the
+/// store was built block by block from genesis).
+const META_FLOOR: &str = "floor";
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,37 @@ pub enum StoreError {
     /// Invalid tile request.
     #[error(transparent)]
     Tile(#[from] TileError),
+    /// A floor can only be imported into an empty store.
+    #[error(
+        "a floor is imported into an empty store; this one has {size} entries at height {height}"
+    )]
+    NotEmpty { size: u64, height: u64 },
+    /// The imported log does not have the certified root.
+    #[error("the imported log of {size} entries does not have the certified root")]
+    FloorMismatch { size: u64 },
+    /// The same statement twice in an imported log.
+    #[error("entry {index} of the imported log repeats entry {first}")]
+    FloorDuplicate { index: u64, first: u64 },
+    /// A height at or below the floor this store was imported at: its block is not here.
+    #[error("block {height} is at or below the imported floor {floor}")]
+    BeforeFloor { height: u64, floor: u64 },
+}
+
+/// What a joining validator's store starts from: the whole log and the ledger state as of a
+/// finalized block whose outcome a quorum certified (`docs/data-dir.md`, "Joining").
+pub struct FloorImport<'a> {
+    /// The floor block's height (≥ 1).
+    pub height: u64,
+    /// The floor block's digest.
+    pub digest: [u8; 32],
+    /// Every log entry, in log order.
+    pub statements: &'a [Vec<u8>],
+    /// Every ledger state record after the floor block.
+    pub state: &'a [StateEntry],
+    /// The authenticated state root after the floor block.
+    pub state_root: [u8; 32],
+    /// The certified log root of `statements.len()` entries: anything else is refused.
+    pub log_root: Hash,
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
@@ -340,6 +374,88 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Imports a certified floor into this empty store in one durable transaction: the log
+    /// (refused unless its root is `log_root`), the state records and the floor block's record.
+    /// Blocks at or below the floor are never replayed here ([`StoreError::BeforeFloor`]).
+    pub fn import_floor(&self, f: FloorImport<'_>) -> Result<(), StoreError> {
+        let _serial = self
+            .append_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (size, height) = (self.tree_size(), self.applied_height());
+        if size != 0 || height != 0 {
+            return Err(StoreError::NotEmpty { size, height });
+        }
+        if f.height == 0 {
+            return Err(StoreError::HeightZero);
+        }
+        for stmt in f.statements {
+            check_limit("statement bytes", stmt.len(), MAX_STATEMENT_BYTES)?;
+        }
+        for (k, v) in f.state {
+            check_limit("state key bytes", k.len(), MAX_STATE_KEY_BYTES)?;
+            check_limit("state value bytes", v.len(), MAX_STATE_VALUE_BYTES)?;
+        }
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+        {
+            let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
+            let mut ids = txn.open_table(IDS).map_err(db_err)?;
+            let mut seen: HashMap<Hash, u64> = HashMap::with_capacity(f.statements.len());
+            let mut leaves = Vec::with_capacity(f.statements.len());
+            for (index, stmt) in (0u64..).zip(f.statements) {
+                let id = leaf_entry(stmt);
+                if let Some(&first) = seen.get(&id) {
+                    return Err(StoreError::FloorDuplicate { index, first });
+                }
+                entries.insert(index, stmt.as_slice()).map_err(db_err)?;
+                ids.insert(&id, index).map_err(db_err)?;
+                seen.insert(id, index);
+                leaves.push(leaf_hash(&id));
+            }
+            let added = stored_hashes_for_append(0, &leaves, &MemoryTree::new())?;
+            if added.root != f.log_root {
+                // Dropping the transaction without committing writes nothing.
+                return Err(StoreError::FloorMismatch {
+                    size: added.new_size,
+                });
+            }
+            let mut hashes = txn.open_table(HASHES).map_err(db_err)?;
+            for (i, h) in (added.first_stored_index..).zip(&added.hashes) {
+                hashes.insert(i, h).map_err(db_err)?;
+            }
+            let mut state = txn.open_table(STATE).map_err(db_err)?;
+            for (k, v) in f.state {
+                state.insert(k.as_slice(), v.as_slice()).map_err(db_err)?;
+            }
+            let record = BlockRecord {
+                digest: f.digest,
+                log_size: added.new_size,
+                state_root: f.state_root,
+            };
+            txn.open_table(BLOCKS)
+                .map_err(db_err)?
+                .insert(f.height, &record.encode())
+                .map_err(db_err)?;
+            write_meta(&txn, f.height, &added, None)?;
+            txn.open_table(META)
+                .map_err(db_err)?
+                .insert(META_FLOOR, f.height.to_be_bytes().as_slice())
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        *self.write_head() = load_head(&self.db)?;
+        Ok(())
+    }
+
+    /// The height of the certified floor this store was imported at, if it was.
+    pub fn floor(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let meta = txn.open_table(META).map_err(db_err)?;
+        let floor = meta.get(META_FLOOR).map_err(db_err)?;
+        floor.map(|g| read_u64(g.value(), META_FLOOR)).transpose()
+    }
+
     /// Writes the block in one durable transaction; returns what to publish in memory.
     fn commit_block(
         &self,
@@ -411,6 +527,14 @@ impl Store {
     /// Rebuilds the outcome of an already applied block from the records, after checking that
     /// the block offered is the one recorded.
     fn replay_outcome(&self, b: &BlockAppend<'_>) -> Result<AppendOutcome, StoreError> {
+        if let Some(floor) = self.floor()? {
+            if b.height <= floor {
+                return Err(StoreError::BeforeFloor {
+                    height: b.height,
+                    floor,
+                });
+            }
+        }
         let conflict = StoreError::BlockConflict { height: b.height };
         let record = self
             .block(b.height)?

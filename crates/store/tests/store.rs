@@ -7,8 +7,8 @@ use proverka_log::{
     verify_inclusion, Hash, NoteKey, TileRef,
 };
 use proverka_store::{
-    AppendOutcome, BlockAppend, StateEntry, StateWrite, Store, StoreError, MAX_CHECKPOINT_BYTES,
-    MAX_STATE_KEY_BYTES,
+    AppendOutcome, BlockAppend, FloorImport, StateEntry, StateWrite, Store, StoreError,
+    MAX_CHECKPOINT_BYTES, MAX_STATE_KEY_BYTES,
 };
 use std::path::Path;
 
@@ -514,4 +514,96 @@ fn the_ids_of_a_block_whose_transaction_did_not_commit_are_absent_even_after_reo
     for (index, s) in (3u64..).zip(&stmts) {
         assert_eq!(store.index_of(&leaf_entry(s)).expect("read"), Some(index));
     }
+}
+
+/// A joining validator's store: the log and state of a source store at a certified floor,
+/// imported at once; it then has the source's root, proofs and state, resumes after the floor,
+/// and refuses to replay a block at or below it.
+#[test]
+fn an_imported_floor_reproduces_the_source_and_continues_from_there() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let source = Store::open(a.path()).unwrap();
+    let mut log = Vec::new();
+    for h in 1..=5 {
+        let stmts = statements(h, 7);
+        let writes = vec![(format!("k/{h}").into_bytes(), Some(vec![h as u8]))];
+        append(&source, h, &stmts, &writes).unwrap();
+        log.extend(stmts);
+    }
+    let state = source.state_scan_prefix(b"", 1000).unwrap();
+    let floor = |log_root| FloorImport {
+        height: 5,
+        digest: digest(5),
+        statements: &log,
+        state: &state,
+        state_root: [9; 32],
+        log_root,
+    };
+
+    let joiner = Store::open(b.path()).unwrap();
+    let before = snapshot(&joiner);
+    let mut forged = source.root();
+    forged[0] ^= 1;
+    assert!(matches!(
+        joiner.import_floor(floor(forged)),
+        Err(StoreError::FloorMismatch { size: 35 })
+    ));
+    assert_eq!(snapshot(&joiner), before, "a refused import writes nothing");
+
+    joiner.import_floor(floor(source.root())).unwrap();
+    assert_eq!(snapshot(&joiner), snapshot(&source));
+    assert!(matches!(
+        joiner.import_floor(floor(source.root())),
+        Err(StoreError::NotEmpty {
+            size: 35,
+            height: 5
+        })
+    ));
+    drop(joiner);
+    let joiner = Store::open(b.path()).unwrap();
+    assert_eq!(snapshot(&joiner), snapshot(&source));
+    assert_eq!(joiner.floor().unwrap(), Some(5));
+    assert_eq!(source.floor().unwrap(), None);
+    let proof = joiner.inclusion_proof(12, 35).unwrap();
+    verify_inclusion(
+        &leaf_hash(&leaf_entry(&log[12])),
+        12,
+        35,
+        &proof,
+        &source.root(),
+    )
+    .unwrap();
+    assert_eq!(joiner.index_of(&leaf_entry(&log[30])).unwrap(), Some(30));
+
+    // Both go on with block 6 alike; a block at or below the floor is never replayed.
+    let next = statements(6, 3);
+    let theirs = append(&source, 6, &next, &[]).unwrap();
+    assert_eq!(append(&joiner, 6, &next, &[]).unwrap(), theirs);
+    assert!(matches!(
+        append(&joiner, 5, &statements(5, 7), &[]),
+        Err(StoreError::BeforeFloor {
+            height: 5,
+            floor: 5
+        })
+    ));
+}
+
+#[test]
+fn a_floor_with_a_repeated_statement_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let log = vec![b"one".to_vec(), b"two".to_vec(), b"one".to_vec()];
+    let refused = store.import_floor(FloorImport {
+        height: 1,
+        digest: digest(1),
+        statements: &log,
+        state: &[],
+        state_root: [0; 32],
+        log_root: [0; 32],
+    });
+    assert!(matches!(
+        refused,
+        Err(StoreError::FloorDuplicate { index: 2, first: 0 })
+    ));
+    assert_eq!((store.tree_size(), store.applied_height()), (0, 0));
 }

@@ -66,6 +66,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/validators/epoch/{e}"),
     ("get", "/sync/state/target/{height}"),
     ("post", "/sync/state/{part}"),
+    ("get", "/sync/floor/{height}"),
     ("get", "/metrics"),
     ("get", "/health"),
 ];
@@ -102,6 +103,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/validators/epoch/{e}", get(validators::epoch))
         .route("/sync/state/target/{height}", get(sync::target))
         .route("/sync/state/{part}", post(sync::serve))
+        .route("/sync/floor/{height}", get(sync::floor))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,6 +1,7 @@
-//! Serving joiners: `GET /sync/state/target/{height}` (where a joining validator can sync to) and
+//! Serving joiners: `GET /sync/state/target/{height}` (where a joining validator can sync to),
 //! `POST /sync/state/{part}` (one commonware `qmdb::sync` request for the authenticated state or
-//! the values, answered with its proof). The joiner checks everything against a certified root
+//! the values, answered with its proof) and `GET /sync/floor/{height}` (a finalized block's
+//! header with its finalization certificate). The joiner checks everything against a certified root
 //! (`docs/state.md`, "Joining by state sync"); this side only bounds what it reads.
 
 use std::sync::Arc;
@@ -45,19 +46,65 @@ pub async fn target(
     Path(height): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(height) = height
-        .parse::<u64>()
-        .ok()
-        .filter(|_| height.bytes().all(|b| b.is_ascii_digit()))
-    else {
-        return Problem::bad_request("Malformed height", "a height is a decimal number")
-            .for_request(&headers)
-            .into_response();
+    let Some(height) = decimal(&height) else {
+        return bad_height(&headers);
     };
     match s.state.sync_target(height).await {
         Ok(target) => octets(target.encode()),
         Err(e) => problem(&headers, e),
     }
+}
+
+/// `GET /sync/floor/{height}`: CBOR `[header, statements_hash, finalization]` of the finalized
+/// block at `height` (`crate::join::FloorCertificate`).
+pub async fn floor(
+    State(s): State<Arc<Shared>>,
+    Path(height): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(height) = decimal(&height) else {
+        return bad_height(&headers);
+    };
+    let not_found = || {
+        Problem::not_found(format!(
+            "no finalized block at height {height} on this node"
+        ))
+        .for_request(&headers)
+        .into_response()
+    };
+    let Some(archive) = s.archive.get() else {
+        return not_found();
+    };
+    let (Some(block), Some(finalization)) = (
+        archive.block(height).await,
+        archive.finalization(height).await,
+    ) else {
+        return not_found();
+    };
+    let certificate = crate::join::FloorCertificate(
+        serde_bytes::ByteBuf::from(block.header().to_vec()),
+        serde_bytes::ByteBuf::from(block.statements_hash().to_vec()),
+        serde_bytes::ByteBuf::from(finalization),
+    );
+    let mut resp = octets(certificate.encode());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/cbor"),
+    );
+    resp
+}
+
+/// A height path segment: decimal digits only.
+fn decimal(s: &str) -> Option<u64> {
+    s.parse::<u64>()
+        .ok()
+        .filter(|_| s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn bad_height(headers: &HeaderMap) -> Response {
+    Problem::bad_request("Malformed height", "a height is a decimal number")
+        .for_request(headers)
+        .into_response()
 }
 
 /// `POST /sync/state/{part}` (`auth` or `values`): one encoded request, its encoded response.
