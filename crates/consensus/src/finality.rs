@@ -1,13 +1,17 @@
 //! Checking a finalization certificate with nothing but the committee's public keys and the
 //! chain namespace: what a light client does with [`Handle::finalization`](crate::Handle).
 
-use crate::key;
+use crate::key::{self, ValidatorKey};
 use bytes::{Buf as _, Bytes};
-use commonware_codec::Read as _;
-use commonware_consensus::simplex::{scheme::ed25519::Scheme, types::Finalization};
+use commonware_codec::{Encode as _, Read as _};
+use commonware_consensus::simplex::{
+    scheme::ed25519::Scheme,
+    types::{Finalization, Finalize, Proposal},
+};
+use commonware_consensus::types::{Epoch, Round, View};
 use commonware_cryptography::{certificate::Verifier as _, sha256};
 use commonware_parallel::Sequential;
-use commonware_utils::ordered::Set;
+use commonware_utils::{iter::NonEmpty, ordered::Set};
 
 /// What a valid finalization certificate proves: the committee finalized the block with this
 /// digest, proposed in this round on a parent from `parent_view`.
@@ -35,6 +39,55 @@ pub enum CertificateError {
     /// The signatures do not form a quorum of this committee over this namespace.
     #[error("the certificate is not signed by a quorum of the committee")]
     Signatures,
+    /// A signer is not a member of the committee, or there is no signer.
+    #[error("a signer is not a member of the committee, or there is none")]
+    NotMember,
+}
+
+fn committee_set(
+    committee: &[String],
+) -> Result<Set<commonware_cryptography::ed25519::PublicKey>, CertificateError> {
+    let mut members = Vec::with_capacity(committee.len());
+    for hex_key in committee {
+        members.push(
+            key::parse_public_key(hex_key)
+                .map_err(|e| CertificateError::Committee(hex_key.clone(), e))?,
+        );
+    }
+    Ok(Set::from_iter_dedup(members))
+}
+
+/// Signs and assembles the finalization certificate of `proposal` by `signers`, members of
+/// `committee` (public keys in hex), over `namespace`: the bytes [`verify_finalization`]
+/// reads. A running network assembles these in its engine; this is for tests and tools that
+/// need a certificate of a given epoch without running one (e.g. a verifier following the
+/// committee of a later epoch). It signs only with keys the caller holds, and whether the
+/// signers are a quorum is left to the verifier.
+pub fn sign_finalization(
+    namespace: &[u8],
+    committee: &[String],
+    signers: &[ValidatorKey],
+    proposal: &FinalizedProposal,
+) -> Result<Vec<u8>, CertificateError> {
+    let members = committee_set(committee)?;
+    let proposal = Proposal::new(
+        Round::new(Epoch::new(proposal.epoch), View::new(proposal.view)),
+        View::new(proposal.parent_view),
+        sha256::Digest(proposal.digest),
+    );
+    let votes = signers
+        .iter()
+        .map(|signer| {
+            let scheme = Scheme::signer(namespace, members.clone(), signer.private_key())
+                .ok_or(CertificateError::NotMember)?;
+            Finalize::sign(&scheme, proposal.clone()).ok_or(CertificateError::NotMember)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let votes = NonEmpty::try_new(votes.into_iter()).ok_or(CertificateError::NotMember)?;
+    let verifier = Scheme::verifier(namespace, members);
+    let finalization = Finalization::from_owned_finalizes(&verifier, votes, &Sequential)
+        .map_err(|_| CertificateError::Signatures)?;
+    Ok(finalization.encode().to_vec())
 }
 
 /// Verifies an encoded finalization (as returned by
@@ -45,14 +98,7 @@ pub fn verify_finalization(
     committee: &[String],
     certificate: &[u8],
 ) -> Result<FinalizedProposal, CertificateError> {
-    let mut members = Vec::with_capacity(committee.len());
-    for hex_key in committee {
-        members.push(
-            key::parse_public_key(hex_key)
-                .map_err(|e| CertificateError::Committee(hex_key.clone(), e))?,
-        );
-    }
-    let verifier = Scheme::verifier(namespace, Set::from_iter_dedup(members));
+    let verifier = Scheme::verifier(namespace, committee_set(committee)?);
     let mut buf = Bytes::copy_from_slice(certificate);
     let finalization = Finalization::<Scheme, sha256::Digest>::read_cfg(
         &mut buf,
