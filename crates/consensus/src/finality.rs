@@ -120,3 +120,63 @@ pub fn verify_finalization(
         digest: proposal.payload.0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMESPACE: &[u8] = b"proverka-finality-test";
+
+    fn keys() -> Vec<ValidatorKey> {
+        (1..=4u8)
+            .map(|i| ValidatorKey::from_seed([i; 32]))
+            .collect()
+    }
+
+    fn proposal() -> FinalizedProposal {
+        FinalizedProposal {
+            epoch: 3,
+            view: 17,
+            parent_view: 16,
+            digest: [7; 32],
+        }
+    }
+
+    #[test]
+    fn a_signed_quorum_verifies_and_names_its_round() {
+        let keys = keys();
+        let committee: Vec<String> = keys.iter().map(ValidatorKey::public_key_hex).collect();
+        let certificate =
+            sign_finalization(NAMESPACE, &committee, &keys[..3], &proposal()).unwrap();
+        assert_eq!(
+            verify_finalization(NAMESPACE, &committee, &certificate),
+            Ok(proposal())
+        );
+        // Another namespace (chain) or another committee: refused.
+        assert!(verify_finalization(b"another chain", &committee, &certificate).is_err());
+        let others: Vec<String> = (5..=8u8)
+            .map(|i| ValidatorKey::from_seed([i; 32]).public_key_hex())
+            .collect();
+        assert!(verify_finalization(NAMESPACE, &others, &certificate).is_err());
+    }
+
+    #[test]
+    fn a_signer_outside_the_committee_or_below_quorum_certifies_nothing() {
+        let keys = keys();
+        let committee: Vec<String> = keys.iter().map(ValidatorKey::public_key_hex).collect();
+        let outsider = ValidatorKey::from_seed([9; 32]);
+        assert_eq!(
+            sign_finalization(NAMESPACE, &committee, &[outsider], &proposal()),
+            Err(CertificateError::NotMember)
+        );
+        assert_eq!(
+            sign_finalization(NAMESPACE, &committee, &[], &proposal()),
+            Err(CertificateError::NotMember)
+        );
+        // One of four: whether assembly or verification refuses it, nothing verifies.
+        match sign_finalization(NAMESPACE, &committee, &keys[..1], &proposal()) {
+            Err(e) => assert_eq!(e, CertificateError::Signatures),
+            Ok(c) => assert!(verify_finalization(NAMESPACE, &committee, &c).is_err()),
+        }
+    }
+}
