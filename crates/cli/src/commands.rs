@@ -1231,14 +1231,15 @@ impl Certified<'_> {
             }
         }
         .map_err(Failure::verify)?;
-        let epoch = proverka_log::checkpoint_epoch(&certified.checkpoint.extensions)
-            .map_err(Failure::verify)?;
-        let (members, quorum) = match self.chain {
+        // Without a chain the genesis committee certified it, whatever epoch the note names.
+        let (epoch, members, quorum) = match self.chain {
             Some(chain) => {
+                let epoch = proverka_log::checkpoint_epoch(&certified.checkpoint.extensions)
+                    .map_err(Failure::verify)?;
                 let committee = chain.committee_at(epoch);
-                (committee.members.len(), committee.quorum())
+                (epoch, committee.members.len(), committee.quorum())
             }
-            None => (self.genesis.validators.len(), self.genesis.quorum()),
+            None => (0, self.genesis.validators.len(), self.genesis.quorum()),
         };
         print_certified(stmt, stmt_bytes, &certified, epoch, members, quorum);
         Ok(())
