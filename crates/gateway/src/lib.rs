@@ -20,7 +20,8 @@
 //!
 //! Limits: [`MAX_SERVED_DEVICES`], [`MAX_SENDERS`], [`MAX_MQTT_PACKET_BYTES`],
 //! [`MAX_EVIDENCE_BYTES`], [`MAX_QUEUED_MESSAGES`], [`MAX_EVIDENCE_IN_FLIGHT`],
-//! [`MAX_RECORDINGS_IN_FLIGHT`], [`MAX_SUBMIT_ANSWER_BYTES`]; the snapshot bound at most
+//! [`MAX_RECORDINGS_IN_FLIGHT`], [`MAX_SUBMIT_ANSWER_BYTES`], [`ledger::MAX_CHAIN_BYTES`]; the
+//! snapshot bound at most
 //! [`MAX_SNAPSHOT_AGE_SECS`].
 
 #![forbid(unsafe_code)]
