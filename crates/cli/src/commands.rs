@@ -360,6 +360,11 @@ enum Command {
         /// ... or its genesis file.
         #[arg(long)]
         genesis: Option<PathBuf>,
+        /// The committee hand-over chain, to verify what later committees certified: the
+        /// `GET /validators/epochs` body saved to a file (`curl URL/validators/epochs > chain`).
+        /// Verified link by link from the genesis. Without it, the genesis committee alone.
+        #[arg(long)]
+        chain: Option<PathBuf>,
     },
     /// Run an MQTT edge gateway: check device-to-device commands against a proved snapshot of
     /// the ledger and the owners' Cedar policies, deliver or refuse them, forward evidence, and
@@ -379,13 +384,19 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify a state proof offline with only the genesis file (validators and namespace); with
-    /// --device, also recompute the device's status from the proved records.
+    /// Verify a state proof offline with only the genesis file (validators and namespace), and
+    /// the hand-over chain for blocks of later committees; with --device, also recompute the
+    /// device's status from the proved records.
     VerifyState {
         #[arg(long)]
         proof: PathBuf,
         #[arg(long)]
         genesis: PathBuf,
+        /// The committee hand-over chain, to verify what later committees certified: the
+        /// `GET /validators/epochs` body saved to a file (`curl URL/validators/epochs > chain`).
+        /// Verified link by link from the genesis. Without it, the genesis committee alone.
+        #[arg(long)]
+        chain: Option<PathBuf>,
         /// Device id (hex) whose status to recompute from the proof.
         #[arg(long)]
         device: Option<String>,
@@ -428,6 +439,11 @@ enum Command {
         /// The ledger's genesis file (origin and checkpoint key).
         #[arg(long)]
         genesis: PathBuf,
+        /// The committee hand-over chain (`GET /validators/epochs` saved to a file), so that
+        /// checkpoints signed by members of later committees verify. With --url and no --chain,
+        /// it is fetched from the ledger; with neither, the genesis validators alone.
+        #[arg(long)]
+        chain: Option<PathBuf>,
         /// A consistency proof saved from GET /proofs/consistency ...
         #[arg(long, conflicts_with = "url")]
         proof: Option<PathBuf>,
@@ -572,7 +588,14 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             receipt,
             keys,
             genesis,
-        } => verify(&statement, &receipt, keys.as_deref(), genesis.as_deref()),
+            chain,
+        } => verify(
+            &statement,
+            &receipt,
+            keys.as_deref(),
+            genesis.as_deref(),
+            chain.as_deref(),
+        ),
         Command::Org { action } => org(action).await,
         Command::Net {
             action:
@@ -689,15 +712,28 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
         Command::VerifyState {
             proof,
             genesis,
+            chain,
             device,
-        } => verify_state(&proof, &genesis, device.as_deref()),
+        } => verify_state(&proof, &genesis, chain.as_deref(), device.as_deref()),
         Command::VerifyConsistency {
             old,
             new,
             genesis,
+            chain,
             proof,
             url,
-        } => verify_consistency(&old, &new, &genesis, proof.as_deref(), url.as_deref()).await,
+        } => {
+            let chain = ChainSource::of(chain.as_deref(), url.as_deref());
+            verify_consistency(
+                &old,
+                &new,
+                &genesis,
+                chain,
+                proof.as_deref(),
+                url.as_deref(),
+            )
+            .await
+        }
     }
 }
 
@@ -1040,12 +1076,93 @@ async fn poll_receipt(client: &Client, id: &str) -> Result<Vec<u8>, Failure> {
     )))
 }
 
+/// Where a verifying command gets the committee hand-over chain from.
+#[derive(Clone, Copy)]
+enum ChainSource<'a> {
+    /// None: the genesis committee alone.
+    GenesisOnly,
+    /// A chain file (`GET /validators/epochs` saved).
+    File(&'a Path),
+    /// The ledger the command already talks to.
+    Ledger(&'a str),
+}
+
+impl<'a> ChainSource<'a> {
+    /// `--chain FILE` first; else the ledger at `url`, if the command talks to one.
+    fn of(file: Option<&'a Path>, url: Option<&'a str>) -> Self {
+        match (file, url) {
+            (Some(f), _) => Self::File(f),
+            (None, Some(u)) => Self::Ledger(u),
+            (None, None) => Self::GenesisOnly,
+        }
+    }
+
+    /// The chain file's bytes (empty: no hand-over).
+    async fn bytes(self) -> Result<(Vec<u8>, String), Failure> {
+        match self {
+            Self::GenesisOnly => Ok((Vec::new(), "the genesis".into())),
+            Self::File(path) => Ok((read(path)?, path.display().to_string())),
+            Self::Ledger(url) => {
+                let bytes = Client::new(url)?
+                    .get_bytes("/validators/epochs", "text/plain")
+                    .await?;
+                Ok((bytes, format!("{url}/validators/epochs")))
+            }
+        }
+    }
+}
+
+/// The committee chain from `genesis` through the hand-over notes of `file` (named `source` in
+/// errors), verified link by link: `None` when the file holds no hand-over (the genesis
+/// committee alone, verified as before chains existed). A chain that does not verify is a
+/// verification failure: nothing is verified with committees it claims.
+fn committee_chain(
+    genesis: &Genesis,
+    file: &[u8],
+    source: &str,
+) -> Result<Option<proverka_log::CommitteeChain>, Failure> {
+    if file.is_empty() {
+        return Ok(None);
+    }
+    if genesis.validator_keys.is_empty() {
+        return Err(Failure::verify(format!(
+            "{source}: the genesis names no cosigner keys (a single validator from before \
+             cosigning), so no hand-over can follow it"
+        )));
+    }
+    proverka_node::cosign::committee_chain(genesis, file)
+        .map(Some)
+        .map_err(|e| {
+            Failure::verify(format!(
+                "{source}: the committee hand-over chain does not verify from the genesis: {e}"
+            ))
+        })
+}
+
+/// [`committee_chain`] of an optional chain file.
+fn chain_file(
+    genesis: &Genesis,
+    path: Option<&Path>,
+) -> Result<Option<proverka_log::CommitteeChain>, Failure> {
+    match path {
+        None => Ok(None),
+        Some(p) => committee_chain(genesis, &read(p)?, &p.display().to_string()),
+    }
+}
+
 fn verify(
     statement: &Path,
     receipt: &Path,
     keys: Option<&Path>,
     genesis: Option<&Path>,
+    chain: Option<&Path>,
 ) -> Result<(), Failure> {
+    // Clap cannot say it: `--keys` conflicts with `--genesis`, and a conflict lifts `requires`.
+    if chain.is_some() && genesis.is_none() {
+        return Err(Failure::input(
+            "--chain needs --genesis: a hand-over chain is verified from the genesis",
+        ));
+    }
     let stmt_bytes = read(statement)?;
     let receipt_bytes = read(receipt)?;
     let stmt = SignedStatement::parse(&stmt_bytes, &Limits::default()).map_err(Failure::verify)?;
@@ -1053,8 +1170,13 @@ fn verify(
         (Some(k), _) => PublicKey::from_cose_key_set(&read(k)?).map_err(Failure::input)?,
         (None, Some(g)) => {
             let genesis = Genesis::from_bytes(&read(g)?).map_err(Failure::input)?;
+            let chain = chain_file(&genesis, chain)?;
             if !genesis.validator_keys.is_empty() {
-                return verify_certified(&genesis, &stmt, &stmt_bytes, &receipt_bytes);
+                let certified = Certified {
+                    genesis: &genesis,
+                    chain: chain.as_ref(),
+                };
+                return certified.verify(&stmt, &stmt_bytes, &receipt_bytes);
             }
             vec![genesis.receipt_public_key().map_err(Failure::input)?]
         }
@@ -1084,16 +1206,54 @@ fn verify(
     Err(Failure::verify(last_err))
 }
 
-/// A receipt checked against the genesis validator set: it must carry a checkpoint cosigned by
-/// a quorum of the validators.
-fn verify_certified(
-    genesis: &Genesis,
+/// What a certified receipt is checked against: the genesis validator set, or the committee
+/// of the receipt's epoch in a verified hand-over chain.
+struct Certified<'a> {
+    genesis: &'a Genesis,
+    chain: Option<&'a proverka_log::CommitteeChain>,
+}
+
+impl Certified<'_> {
+    /// The receipt must carry a checkpoint cosigned by a quorum of the committee of its epoch
+    /// (the genesis committee without a chain).
+    fn verify(
+        &self,
+        stmt: &SignedStatement,
+        stmt_bytes: &[u8],
+        receipt: &[u8],
+    ) -> Result<(), Failure> {
+        let certified = match self.chain {
+            Some(chain) => {
+                proverka_node::cosign::verify_certified_receipt_in_chain(chain, receipt, stmt_bytes)
+            }
+            None => {
+                proverka_node::cosign::verify_certified_receipt(self.genesis, receipt, stmt_bytes)
+            }
+        }
+        .map_err(Failure::verify)?;
+        // Without a chain the genesis committee certified it, whatever epoch the note names.
+        let (epoch, members, quorum) = match self.chain {
+            Some(chain) => {
+                let epoch = proverka_log::checkpoint_epoch(&certified.checkpoint.extensions)
+                    .map_err(Failure::verify)?;
+                let committee = chain.committee_at(epoch);
+                (epoch, committee.members.len(), committee.quorum())
+            }
+            None => (0, self.genesis.validators.len(), self.genesis.quorum()),
+        };
+        print_certified(stmt, stmt_bytes, &certified, epoch, members, quorum);
+        Ok(())
+    }
+}
+
+fn print_certified(
     stmt: &SignedStatement,
     stmt_bytes: &[u8],
-    receipt: &[u8],
-) -> Result<(), Failure> {
-    let certified = proverka_node::cosign::verify_certified_receipt(genesis, receipt, stmt_bytes)
-        .map_err(Failure::verify)?;
+    certified: &proverka_log::CertifiedReceipt,
+    epoch: u64,
+    members: usize,
+    quorum: usize,
+) {
     let v = &certified.receipt;
     println!(
         "OK: statement {} from {:?} (subject {:?})",
@@ -1108,28 +1268,46 @@ fn verify_certified(
         hex::encode(v.root)
     );
     println!(
-        "    certified by {} of {} validators (quorum {})",
+        "    certified by {} of {} validators (quorum {}){}",
         certified.checkpoint.cosignatures.len(),
-        genesis.validators.len(),
-        genesis.quorum()
+        members,
+        quorum,
+        if epoch == 0 {
+            String::new()
+        } else {
+            format!(", the committee of epoch {epoch}")
+        }
     );
-    Ok(())
 }
 
 async fn verify_consistency(
     old: &Path,
     new: &Path,
     genesis: &Path,
+    chain: ChainSource<'_>,
     proof: Option<&Path>,
     url: Option<&str>,
 ) -> Result<(), Failure> {
     let genesis = Genesis::from_bytes(&read(genesis)?).map_err(Failure::input)?;
-    // Any validator's checkpoint key may have signed a checkpoint.
-    let vkeys: Vec<String> = genesis
-        .validator_entries()
-        .into_iter()
-        .map(|e| e.checkpoint_vkey)
-        .collect();
+    let (file, source) = chain.bytes().await?;
+    // Any validator's checkpoint key may have signed a checkpoint: the genesis validators',
+    // and with a chain those of every committee it hands over to.
+    let vkeys: Vec<String> = match committee_chain(&genesis, &file, &source)? {
+        None => genesis
+            .validator_entries()
+            .into_iter()
+            .map(|e| e.checkpoint_vkey)
+            .collect(),
+        Some(chain) => {
+            let mut vkeys: Vec<String> = Vec::new();
+            for m in chain.committees().iter().flat_map(|c| &c.members) {
+                if !vkeys.contains(&m.checkpoint_vkey) {
+                    vkeys.push(m.checkpoint_vkey.clone());
+                }
+            }
+            vkeys
+        }
+    };
     let check = |path: &Path| -> Result<proverka_log::VerifiedCheckpoint, Failure> {
         let note = read(path)?;
         let mut last = String::new();
@@ -1201,20 +1379,46 @@ async fn state_proof(
     Ok(())
 }
 
-fn verify_state(proof: &Path, genesis_path: &Path, device: Option<&str>) -> Result<(), Failure> {
+fn verify_state(
+    proof: &Path,
+    genesis_path: &Path,
+    chain: Option<&Path>,
+    device: Option<&str>,
+) -> Result<(), Failure> {
     use proverka_node::state_proof::{self, ProvedView, StateProofBundle};
     let genesis_bytes = read(genesis_path)?;
     let genesis = Genesis::from_bytes(&genesis_bytes).map_err(Failure::input)?;
+    // Each committee's epoch and consensus keys: the genesis alone without a chain.
+    let committees: Vec<(u64, Vec<String>)> = match chain_file(&genesis, chain)? {
+        None => vec![(0, genesis.validators.clone())],
+        Some(chain) => chain
+            .committees()
+            .iter()
+            .map(|c| {
+                (
+                    c.epoch,
+                    c.members.iter().map(|m| m.validator.clone()).collect(),
+                )
+            })
+            .collect(),
+    };
     let bundle = StateProofBundle::decode(&read(proof)?).map_err(Failure::input)?;
-    let verified = state_proof::verify(&Genesis::id(&genesis_bytes), &genesis.validators, &bundle)
+    let verified = state_proof::verify_in_chain(&Genesis::id(&genesis_bytes), &committees, &bundle)
         .map_err(Failure::verify)?;
+    // Which committees the certificate was checked against.
+    let by = match committees.last() {
+        Some((epoch, _)) if committees.len() > 1 => format!(
+            "committees of a chain of {} hand-over(s) to epoch {epoch}",
+            committees.len() - 1
+        ),
+        _ => format!("{} validator(s)", genesis.validators.len()),
+    };
     println!(
-        "OK: state root {} after block {} is certified by finalized block {} (ledger time {} ms, {} validator(s))",
+        "OK: state root {} after block {} is certified by finalized block {} (ledger time {} ms, {by})",
         hex::encode(verified.root),
         verified.height,
         verified.certified_by.height,
         verified.certified_by.timestamp_ms,
-        genesis.validators.len()
     );
     for (key, value) in &verified.entries {
         match value {

@@ -40,7 +40,7 @@ pub use block::{
     MAX_STATEMENTS_PER_BLOCK, MAX_STATEMENT_BYTES, MAX_STATEMENT_BYTES_PER_BLOCK,
 };
 pub use engine::MAX_GOSSIP_BYTES;
-pub use finality::{verify_finalization, CertificateError, FinalizedProposal};
+pub use finality::{sign_finalization, verify_finalization, CertificateError, FinalizedProposal};
 pub use key::{KeyError, ValidatorKey};
 pub use share::{fitting as shareable, Share, MAX_SHARED_STATEMENTS, MAX_SHARE_BYTES};
 

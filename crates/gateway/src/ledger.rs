@@ -1,7 +1,8 @@
-//! The gateway's HTTP client for one ledger node: passports and state proofs in, statements out.
+//! The gateway's HTTP client for one ledger node: passports, state proofs and the committee
+//! hand-over chain in, statements out.
 //!
-//! Nothing fetched here is trusted: `crate::sync` verifies every artefact with the genesis
-//! before it reaches the snapshot. A node that lies can only make the gateway's snapshot age
+//! Nothing fetched here is trusted: `crate::sync` verifies the hand-over chain from the genesis
+//! and every artefact with the committees it names before it reaches the snapshot. A node that lies can only make the gateway's snapshot age
 //! (and then refuse everything), never make it accept a forged fact.
 
 use std::time::Duration;
@@ -11,6 +12,15 @@ use proverka_lightclient::passport::MAX_PASSPORT_BYTES;
 use proverka_lightclient::state_proof::MAX_BUNDLE_BYTES;
 
 use crate::MAX_SUBMIT_ANSWER_BYTES;
+
+/// Largest hand-over chain file read from the ledger (`GET /validators/epochs`). The log
+/// crate bounds a chain at `MAX_HANDOVER_CHAIN_NOTES` (10,000) notes of at most
+/// `MAX_HANDOVER_NOTE_BYTES` (256 KiB) each, 2.5 GiB, which no edge gateway should read. A
+/// hand-over happens only when governance changes the committee, at most once per epoch of
+/// 10,000 blocks; 32 MiB holds about 19,000 hand-overs of a 4-member committee (≈ 1.7 KB each)
+/// or about 290 of a 100-member one (≈ 115 KB each). Past it the chain is refused and the one
+/// held is kept (`docs/gateway.md`, §4).
+pub const MAX_CHAIN_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long one request to the ledger may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,7 +72,7 @@ impl Ledger {
             self.base,
             hex::encode(id.as_bytes())
         );
-        self.get_cbor(&url, MAX_PASSPORT_BYTES).await
+        self.get(&url, "application/cbor", MAX_PASSPORT_BYTES).await
     }
 
     /// A state proof bundle for `keys` (at most `proverka_lightclient::state_proof::MAX_BUNDLE_KEYS`).
@@ -72,11 +82,24 @@ impl Ledger {
             .map(|k| format!("key={}", hex::encode(k)))
             .collect();
         let url = format!("{}/state/proof?{}", self.base, query.join("&"));
-        self.get_cbor(&url, MAX_BUNDLE_BYTES)
+        self.get(&url, "application/cbor", MAX_BUNDLE_BYTES)
             .await?
             .ok_or_else(|| LedgerError::Status {
                 status: 404,
                 body: "no state proof".into(),
+            })
+    }
+
+    /// The committee hand-over chain file (`GET /validators/epochs`: every hand-over note,
+    /// concatenated in epoch order; empty while the committee is genesis's), at most
+    /// [`MAX_CHAIN_BYTES`].
+    pub async fn committee_chain(&self) -> Result<Vec<u8>, LedgerError> {
+        let url = format!("{}/validators/epochs", self.base);
+        self.get(&url, "text/plain", MAX_CHAIN_BYTES)
+            .await?
+            .ok_or_else(|| LedgerError::Status {
+                status: 404,
+                body: "no hand-over chain served".into(),
             })
     }
 
@@ -95,11 +118,17 @@ impl Ledger {
         Ok(Submitted { status, body })
     }
 
-    async fn get_cbor(&self, url: &str, max: usize) -> Result<Option<Vec<u8>>, LedgerError> {
+    /// `GET url` accepting `accept`; `None` on 404; the body read within `max` bytes.
+    async fn get(
+        &self,
+        url: &str,
+        accept: &str,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, LedgerError> {
         let response = self
             .http
             .get(url)
-            .header("accept", "application/cbor")
+            .header("accept", accept)
             .send()
             .await
             .map_err(|e| LedgerError::Unreachable(e.to_string()))?;

@@ -3,8 +3,10 @@
 //!
 //! * **Snapshot** ([`GatewaySnapshot`]): trust passports of the devices it serves and of the
 //!   senders that command them, and the state-proved Cedar policy set in force for each served
-//!   device's owner — every item verified with the genesis file alone ([`sync`]), so a lying
-//!   ledger node can make the snapshot age but never make it say something false. Refreshed
+//!   device's owner — every item verified with the committee in force at the epoch that
+//!   certified it, learned from the genesis file and the committee hand-over chain the gateway
+//!   follows and verifies link by link ([`sync`]), so a lying ledger node can make the snapshot
+//!   age but never make it say something false. Refreshed
 //!   every [`Config::sync_every`]; its age is that of its oldest item, and once older than
 //!   [`Config::max_snapshot_age_secs`] every command is refused (`StaleSnapshot`).
 //! * **Check** ([`Checker`]): the `no_std` verifier (`proverka_command::verify`: signature with
@@ -18,7 +20,8 @@
 //!
 //! Limits: [`MAX_SERVED_DEVICES`], [`MAX_SENDERS`], [`MAX_MQTT_PACKET_BYTES`],
 //! [`MAX_EVIDENCE_BYTES`], [`MAX_QUEUED_MESSAGES`], [`MAX_EVIDENCE_IN_FLIGHT`],
-//! [`MAX_RECORDINGS_IN_FLIGHT`], [`MAX_SUBMIT_ANSWER_BYTES`]; the snapshot bound at most
+//! [`MAX_RECORDINGS_IN_FLIGHT`], [`MAX_SUBMIT_ANSWER_BYTES`], [`ledger::MAX_CHAIN_BYTES`]; the
+//! snapshot bound at most
 //! [`MAX_SNAPSHOT_AGE_SECS`].
 
 #![forbid(unsafe_code)]
