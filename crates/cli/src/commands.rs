@@ -1391,16 +1391,7 @@ fn verify_state(
     // Each committee's epoch and consensus keys: the genesis alone without a chain.
     let committees: Vec<(u64, Vec<String>)> = match chain_file(&genesis, chain)? {
         None => vec![(0, genesis.validators.clone())],
-        Some(chain) => chain
-            .committees()
-            .iter()
-            .map(|c| {
-                (
-                    c.epoch,
-                    c.members.iter().map(|m| m.validator.clone()).collect(),
-                )
-            })
-            .collect(),
+        Some(chain) => chain.consensus_keys(),
     };
     let bundle = StateProofBundle::decode(&read(proof)?).map_err(Failure::input)?;
     let verified = state_proof::verify_in_chain(&Genesis::id(&genesis_bytes), &committees, &bundle)

@@ -87,16 +87,7 @@ struct Held {
 impl Held {
     fn new(chain: Option<CommitteeChain>, genesis: &Genesis, file: Vec<u8>) -> Self {
         let consensus = match &chain {
-            Some(c) => c
-                .committees()
-                .iter()
-                .map(|c| {
-                    (
-                        c.epoch,
-                        c.members.iter().map(|m| m.validator.clone()).collect(),
-                    )
-                })
-                .collect(),
+            Some(c) => c.consensus_keys(),
             None => vec![(0, genesis.validators.clone())],
         };
         Self {

@@ -543,6 +543,18 @@ impl CommitteeChain {
         &self.committees
     }
 
+    /// Each committee's first epoch and its members' consensus keys (hex), genesis first: what
+    /// finalization certificates are checked with (`proverka_lightclient`'s `*_in_chain`).
+    pub fn consensus_keys(&self) -> Vec<(u64, Vec<String>)> {
+        self.committees
+            .iter()
+            .map(|c| {
+                let keys = c.members.iter().map(|m| m.validator.clone()).collect();
+                (c.epoch, keys)
+            })
+            .collect()
+    }
+
     /// The ledger origin.
     pub fn origin(&self) -> &str {
         &self.origin

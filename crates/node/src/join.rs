@@ -157,12 +157,11 @@ async fn read_bounded(
     };
     let mut response = request.send().await.map_err(|e| fail(e.to_string()))?;
     if !response.status().is_success() {
+        // Only the start of a refusal is read and shown.
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        return Err(fail(format!(
-            "{status}: {}",
-            body.chars().take(300).collect::<String>()
-        )));
+        let start = response.chunk().await.ok().flatten().unwrap_or_default();
+        let start = String::from_utf8_lossy(&start[..start.len().min(300)]).into_owned();
+        return Err(fail(format!("{status}: {start}")));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
@@ -186,16 +185,7 @@ pub async fn certified_state(
     let chain_limit = MAX_HANDOVER_CHAIN_NOTES * MAX_HANDOVER_NOTE_BYTES;
     let chain_file = peer.get("/validators/epochs", chain_limit).await?;
     let chain = crate::cosign::committee_chain(&genesis, &chain_file).map_err(JoinError::Chain)?;
-    let committees: Vec<(u64, Vec<String>)> = chain
-        .committees()
-        .iter()
-        .map(|c| {
-            (
-                c.epoch,
-                c.members.iter().map(|m| m.validator.clone()).collect(),
-            )
-        })
-        .collect();
+    let committees = chain.consensus_keys();
     let bundle = peer
         .get(
             &format!("/state/proof?key={}", hex::encode(PROBE_KEY)),

@@ -272,7 +272,13 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
         .await
         .map_err(|e| StateError::Sync(format!("authenticated state: {e}")))?;
         let root = StateRoot(auth.root().0);
-        let (height, last_writes) = auth_metadata(&auth).await?;
+        let (height, last_writes) = match auth_metadata(&auth).await {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                auth.destroy().await?;
+                return Err(e);
+            }
+        };
         if root != trusted_root || height != trusted_height {
             auth.destroy().await?;
             return Err(StateError::SyncRootMismatch {
