@@ -64,8 +64,9 @@ pub trait Application: Clone + Send + Sync + 'static {
     fn anchor(&self) -> Anchor;
 
     /// A finalized block. Blocks arrive one at a time, in height order without gaps, each at
-    /// least once: from genesis (height 0) on a fresh `data_dir`, and after a restart from the
-    /// block after the last one this method accepted (which may repeat blocks already applied:
+    /// least once: from genesis (height 0) on a fresh `data_dir` (from the floor block when
+    /// [`crate::Config::floor`] is set), and after a restart from the block after the last one
+    /// this method accepted (which may repeat blocks already applied:
     /// this must be idempotent). Return `Ok` only once the block is durably applied; until then
     /// consensus redelivers it after a crash. Runs on a thread where blocking (fsync) is allowed.
     /// An `Err` is logged and the same block is retried, with backoff, until it succeeds.

@@ -25,10 +25,14 @@ use commonware_consensus::{
         config::{ForwardPolicy, SkipBudget, SkipPolicy},
         elector::RoundRobin,
         scheme::ed25519::Scheme,
+        types::Finalization,
     },
     types::{Epoch, FixedEpocher, Height, ViewDelta},
 };
-use commonware_cryptography::{certificate::Verifier as _, ed25519, sha256, Digested, Digestible};
+use commonware_cryptography::{
+    certificate::{Provider as _, Verifier as _},
+    ed25519, sha256, Digested, Digestible,
+};
 use commonware_macros::select;
 use commonware_p2p::{
     utils::mux::{self, Builder as _, MuxHandle, Muxer},
@@ -144,6 +148,28 @@ pub(crate) struct EngineConfig {
     /// Prefix of every storage partition (journals and archives) of this validator.
     pub partition_prefix: String,
     pub timing: Timing,
+    /// Set when the application starts from a certified floor instead of genesis.
+    pub floor: Option<FloorStart>,
+}
+
+/// A validator that joined by state sync: its application already holds the outcome of the
+/// finalized block at `height`, which `finalization` certifies; consensus starts there instead
+/// of replaying from genesis.
+#[derive(Clone)]
+pub(crate) struct FloorStart {
+    pub height: u64,
+    pub finalization: Finalization<Scheme, sha256::Digest>,
+}
+
+impl FloorStart {
+    fn epoch(&self) -> u64 {
+        use commonware_consensus::Epochable as _;
+        self.finalization.epoch().get()
+    }
+
+    fn digest(&self) -> sha256::Digest {
+        self.finalization.proposal.payload
+    }
 }
 
 // Storage and queue sizes (see docs/blocks.md, "Persistence").
@@ -165,6 +191,10 @@ const CONSENSUS_VIEW_RETENTION: u64 = 256;
 const MARSHAL_VIEW_RETENTION: u64 = 2_560;
 const MAX_REPAIR: NonZeroUsize = NZUsize!(16);
 pub(crate) const MAX_PENDING_ACKS: NonZeroUsize = NZUsize!(16);
+
+/// Where an epoch's simplex engine starts: the previous epoch's last block, or a finalized
+/// proposal inside the epoch (a joiner's certified floor).
+type EpochFloor = simplex::Floor<Scheme, sha256::Digest>;
 
 type Marshaled<E, A> = Deferred<E, Scheme, LedgerApp<A>, ChainBlock, FixedEpocher>;
 type Mailbox = MarshalMailbox<Scheme, Standard<ChainBlock>>;
@@ -243,6 +273,7 @@ where
         genesis,
         partition_prefix: prefix,
         timing,
+        floor: floor_start,
     } = config;
     let public_key = {
         use commonware_cryptography::Signer as _;
@@ -288,6 +319,15 @@ where
 
     let genesis = ChainBlock::new(genesis).expect("the genesis block is within the limits");
     let genesis_digest = genesis.digest();
+    // A joiner's floor is handed to marshal at every start: marshal installs it once (fetching
+    // the floor block from peers) and ignores it on later starts, once its rounds are covered.
+    let start = match &floor_start {
+        Some(floor) => {
+            check_floor(context.child("floor"), &schemes, &app, floor);
+            marshal::Start::Floor(floor.finalization.clone())
+        }
+        None => marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+    };
     let (actor, mailbox, floor): (_, Mailbox, _) = MarshalActor::init(
         context.child("marshal"),
         finalizations,
@@ -295,7 +335,7 @@ where
         marshal::Config {
             provider: schemes.clone(),
             epocher: boundaries.epocher(),
-            start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
+            start,
             partition_prefix: format!("{prefix}-marshal"),
             mailbox_size: MAILBOX_SIZE,
             view_retention: ViewDelta::new(MARSHAL_VIEW_RETENTION),
@@ -312,6 +352,12 @@ where
     )
     .await;
     let processed = floor.processed().map(|p: Processed| p.height().get());
+    // Marshal re-delivers the floor block itself, which the application already holds.
+    let processed = match (processed, &floor_start) {
+        (Some(p), Some(f)) => Some(p.max(f.height)),
+        (None, Some(f)) => Some(f.height),
+        (p, None) => p,
+    };
     let epoch = boundaries.current(processed);
     info!(?processed, epoch, "marshal restored");
 
@@ -369,20 +415,30 @@ where
     actor.start(delivery, buffer_mailbox, resolver);
 
     // The epoch this validator resumes in: its committee, from the state the application
-    // applied, and its floor, the previous epoch's last block.
-    let floor = if epoch == 0 {
-        genesis_digest
-    } else {
+    // applied, and its floor: the previous epoch's last block, or the certified floor a joiner
+    // started from when that lies inside this epoch.
+    if epoch > 0 {
         schemes.register(epoch - 1, schemes.committee_of(&app, epoch - 1));
         schemes.register(epoch, schemes.committee_of(&app, epoch));
-        let last = boundaries
-            .last(epoch - 1)
-            .expect("a previous epoch has a last block");
-        mailbox
-            .get_block(Height::new(last))
-            .await
-            .expect("the previous epoch's last block was applied, so it is stored")
-            .digest()
+    }
+    let floor = match &floor_start {
+        Some(f) if f.epoch() == epoch => simplex::Floor::Finalized(f.finalization.clone()),
+        Some(f) if epoch > 0 && boundaries.last(epoch - 1) == Some(f.height) => {
+            simplex::Floor::Genesis(f.digest())
+        }
+        _ if epoch == 0 => simplex::Floor::Genesis(genesis_digest),
+        _ => {
+            let last = boundaries
+                .last(epoch - 1)
+                .expect("a previous epoch has a last block");
+            simplex::Floor::Genesis(
+                mailbox
+                    .get_block(Height::new(last))
+                    .await
+                    .expect("the previous epoch's last block was applied, so it is stored")
+                    .digest(),
+            )
+        }
     };
     let engines = EpochEngines::new(
         context.child("epochs"),
@@ -437,6 +493,30 @@ where
         gossip,
         share,
     }
+}
+
+/// Registers the committee of the floor's epoch (from the application's state, which holds the
+/// floor's outcome) and checks the floor's certificate with it.
+///
+/// Panics, stopping the start-up with this message, if it does not verify: the joiner checked
+/// it against the hand-over chain before importing anything, so this means a damaged data
+/// directory or a state that names another committee.
+fn check_floor<E: CryptoRng>(
+    mut rng: E,
+    schemes: &Schemes,
+    app: &impl Application,
+    floor: &FloorStart,
+) {
+    let epoch = floor.epoch();
+    schemes.register(epoch, schemes.committee_of(app, epoch));
+    let scoped = schemes
+        .scoped(Epoch::new(epoch))
+        .expect("registered just above");
+    assert!(
+        floor.finalization.verify(&mut rng, &scoped, &Sequential),
+        "the floor certificate of height {} does not verify with the committee of epoch {epoch}",
+        floor.height
+    );
 }
 
 /// What the delivery task needs to hand consensus over at an epoch boundary.
@@ -547,7 +627,7 @@ where
     async fn run(
         mut self,
         mut epoch: u64,
-        floor: sha256::Digest,
+        floor: EpochFloor,
         mut transitions: mpsc::UnboundedReceiver<Transition>,
     ) {
         let Some(mut engine) = self.enter(epoch, floor).await else {
@@ -564,7 +644,8 @@ where
                     }
                     engine.abort();
                     epoch = next;
-                    engine = match self.enter(epoch, sha256::Digest::from(floor)).await {
+                    let floor = simplex::Floor::Genesis(sha256::Digest::from(floor));
+                    engine = match self.enter(epoch, floor).await {
                         Some(engine) => engine,
                         None => break,
                     };
@@ -586,7 +667,7 @@ where
     }
 
     /// Starts the simplex engine of `epoch` on its own subchannels and journal.
-    async fn enter(&mut self, epoch: u64, floor: sha256::Digest) -> Option<Handle<()>> {
+    async fn enter(&mut self, epoch: u64, floor: EpochFloor) -> Option<Handle<()>> {
         let (votes, certificates, resolver) = match (
             self.votes.register(epoch).await,
             self.certificates.register(epoch).await,
@@ -620,7 +701,7 @@ where
                 partition: format!("{}-simplex-epoch-{epoch}", parts.prefix),
                 mailbox_size: MAILBOX_SIZE,
                 epoch: Epoch::new(epoch),
-                floor: simplex::Floor::Genesis(floor),
+                floor,
                 replay_buffer: REPLAY_BUFFER,
                 write_buffer: WRITE_BUFFER,
                 page_cache: parts.page_cache.clone(),

@@ -96,7 +96,26 @@ pub struct Config {
     pub peers: Vec<(String, SocketAddr)>,
     /// Threads of the consensus runtime.
     pub worker_threads: usize,
+    /// Set for a validator that joined by state sync: the application already holds the
+    /// outcome of this finalized block, and consensus starts there instead of at genesis.
+    /// Pass it at every start of that `data_dir`.
+    pub floor: Option<StartFloor>,
 }
+
+/// The finalized block a joining validator's application starts from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartFloor {
+    /// The block's height (at least 1).
+    pub height: u64,
+    /// Its finalization certificate, as [`Handle::finalization`] encodes it (at most
+    /// [`MAX_FINALIZATION_BYTES`]). It must verify with the committee the application names
+    /// for its epoch, or the validator does not start.
+    pub finalization: Vec<u8>,
+}
+
+/// Largest encoded finalization certificate accepted as a [`StartFloor`] (a committee of 100
+/// signs with about 6.5 KiB).
+pub const MAX_FINALIZATION_BYTES: usize = 64 * 1024;
 
 impl Config {
     /// A committee of one: this validator alone, listening on loopback, idle blocks every second.
@@ -112,6 +131,7 @@ impl Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             peers: Vec::new(),
             worker_threads: 2,
+            floor: None,
         }
     }
 }
@@ -206,6 +226,7 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
         ));
     }
     let genesis = Block::genesis(&config.namespace, config.genesis_timestamp_ms);
+    let floor = config.floor.as_ref().map(start_floor).transpose()?;
     Ok(Plan {
         engine: EngineConfig {
             signer: config.key.private_key(),
@@ -215,6 +236,7 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
             genesis,
             partition_prefix: "proverka".into(),
             timing: Timing::for_max_idle(Duration::from_millis(config.max_idle_ms)),
+            floor,
         },
         data_dir: config.data_dir,
         listen: config.listen,
@@ -222,6 +244,33 @@ fn plan(config: Config) -> Result<Plan, ConsensusError> {
         worker_threads: config.worker_threads,
         public_key: config.key.public_key_hex(),
     })
+}
+
+/// Decodes a [`StartFloor`]; whether its signatures verify is checked at start-up, once the
+/// committee of its epoch is known.
+fn start_floor(floor: &StartFloor) -> Result<engine::FloorStart, ConsensusError> {
+    use commonware_codec::Read as _;
+    use commonware_cryptography::certificate::Verifier as _;
+    let bad = |msg: &str| Err(ConsensusError::Config(format!("start floor: {msg}")));
+    if floor.height == 0 {
+        return bad("height 0 is the genesis block; start without a floor");
+    }
+    if floor.finalization.len() > MAX_FINALIZATION_BYTES {
+        return bad("finalization certificate too large");
+    }
+    let mut bytes = bytes::Bytes::copy_from_slice(&floor.finalization);
+    let finalization = commonware_consensus::simplex::types::Finalization::read_cfg(
+        &mut bytes,
+        &commonware_consensus::simplex::scheme::ed25519::Scheme::certificate_codec_config_unbounded(
+        ),
+    );
+    match finalization {
+        Ok(finalization) if !bytes::Buf::has_remaining(&bytes) => Ok(engine::FloorStart {
+            height: floor.height,
+            finalization,
+        }),
+        _ => bad("not an encoded finalization certificate"),
+    }
 }
 
 /// Reads finalized blocks and their certificates while the validator runs (answers `None` once

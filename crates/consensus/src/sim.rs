@@ -742,6 +742,7 @@ impl Cluster {
             partition_prefix: format!("validator-{me}"),
             timing: Timing::for_max_idle(MAX_IDLE),
             epoch_blocks: self.epoch_blocks,
+            floor: None,
         };
         let app = node.app.clone();
         let manager = self.oracle.manager();

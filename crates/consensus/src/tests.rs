@@ -43,6 +43,19 @@ async fn start_with_epochs(
     app: TestApp,
     epoch_blocks: std::num::NonZeroU64,
 ) -> Validator {
+    start_from(context, oracle, signer, committee, app, epoch_blocks, None).await
+}
+
+/// [`start_with_epochs`] for a validator whose application starts at a certified `floor`.
+async fn start_from(
+    context: &deterministic::Context,
+    oracle: &simulated::Oracle<ed25519::PublicKey, deterministic::Context>,
+    signer: ed25519::PrivateKey,
+    committee: &[ed25519::PublicKey],
+    app: TestApp,
+    epoch_blocks: std::num::NonZeroU64,
+    floor: Option<engine::FloorStart>,
+) -> Validator {
     let me = signer.public_key();
     let control = oracle.control(me.clone());
     let register = |channel| {
@@ -73,6 +86,7 @@ async fn start_with_epochs(
             partition_prefix: format!("validator-{me}"),
             timing: Timing::for_max_idle(MAX_IDLE),
             epoch_blocks,
+            floor,
         },
         app,
         channels,
@@ -535,6 +549,158 @@ fn committees_change_at_epoch_boundaries_without_stopping() {
         assert_eq!(proven.digest, chains[0][&target].digest());
         assert_eq!(proven.epoch, target / EPOCH);
     });
+}
+
+/// A validator that joined by state sync, its application holding only the outcome of block
+/// `floor` (epochs of 8 heights; it is a member of the committee from epoch 1), starts consensus
+/// there: it is never handed a block below the floor, applies exactly the others' chain from it
+/// on across epoch boundaries, computes the same outcomes, and votes and leads as a member.
+fn a_joiner_starts_at_its_floor(seed: u64, floor: u64) {
+    runner(seed).start(|context| async move {
+        const EPOCH: u64 = 8;
+        let signers: Vec<_> = (0..5).map(|i| signer(200 + i)).collect();
+        let keys: Vec<_> = signers.iter().map(|s| s.public_key()).collect();
+        let raw = |k: &ed25519::PublicKey| -> [u8; 32] { k.as_ref().try_into().unwrap() };
+        let genesis = &keys[..4];
+        let committees = Arc::new(BTreeMap::from([(
+            1,
+            keys.iter().map(raw).collect::<Vec<_>>(),
+        )]));
+        let oracle = network(&context, &keys).await;
+        connect_all(&oracle, &keys, Duration::from_millis(50)).await;
+        let apps: Vec<_> = (0..5)
+            .map(|_| TestApp {
+                committees: committees.clone(),
+                ..TestApp::default()
+            })
+            .collect();
+        let epochs = std::num::NonZeroU64::new(EPOCH).unwrap();
+        let mut signers = signers.into_iter();
+        let mut validators = Vec::new();
+        for (i, app) in apps[..4].iter().enumerate() {
+            let signer = signers.next().unwrap();
+            validators.push(
+                start_with_epochs(&context, &oracle, signer, genesis, app.clone(), epochs).await,
+            );
+            app.submit((i * 20..(i + 1) * 20).map(statement));
+        }
+        // The four run past the floor without the fifth (four of five members are a quorum).
+        wait_until(&context, || {
+            apps[..4].iter().all(|a| a.height() > Some(floor))
+        })
+        .await;
+
+        // What state sync gives the joiner: the floor block's outcome, and its certificate.
+        let joiner = &apps[4];
+        let theirs = apps[0].anchors.lock().unwrap()[&floor];
+        joiner.anchors.lock().unwrap().insert(floor, theirs);
+        joiner
+            .chain
+            .lock()
+            .unwrap()
+            .insert(floor, apps[0].chain()[&floor].clone());
+        let finalization = validators[0].finalization(floor).await.expect("stored");
+        let start = crate::start_floor(&crate::StartFloor {
+            height: floor,
+            finalization,
+        })
+        .unwrap();
+        let signer = signers.next().unwrap();
+        validators.push(
+            start_from(
+                &context,
+                &oracle,
+                signer,
+                genesis,
+                joiner.clone(),
+                epochs,
+                Some(start),
+            )
+            .await,
+        );
+        let late: Vec<_> = (100..120).map(statement).collect();
+        joiner.submit(late.clone());
+        let target = 4 * EPOCH;
+        wait_until(&context, || apps.iter().all(|a| a.height() >= Some(target))).await;
+
+        let deliveries = joiner.deliveries();
+        assert!(
+            deliveries.iter().all(|b| b.height >= floor),
+            "nothing below the floor is replayed"
+        );
+        assert!(
+            deliveries[0].height <= floor + 1,
+            "delivery resumes at the floor"
+        );
+        assert_delivered_in_order(&deliveries);
+        let (chain, ours) = (apps[0].chain(), joiner.chain());
+        let (anchors, computed) = (
+            apps[0].anchors.lock().unwrap().clone(),
+            joiner.anchors.lock().unwrap().clone(),
+        );
+        for height in floor..=target {
+            assert_eq!(ours[&height], chain[&height], "the same block at {height}");
+            assert_eq!(
+                computed[&height], anchors[&height],
+                "the same outcome at {height}"
+            );
+        }
+        assert!(joiner.contradicted.lock().unwrap().is_empty());
+        assert!(
+            (floor + 1..=target).any(|h| chain[&h].context.leader == raw(&keys[4])),
+            "the joiner leads once it runs"
+        );
+        let finalized: HashSet<_> = all_statements(&chain).into_iter().collect();
+        assert!(
+            late.iter().all(|s| finalized.contains(s)),
+            "its statements are finalized"
+        );
+    });
+}
+
+#[test]
+fn a_start_floor_that_is_not_a_finalization_is_refused_before_anything_starts() {
+    let refused = |height: u64, finalization: Vec<u8>| {
+        matches!(
+            crate::start_floor(&crate::StartFloor {
+                height,
+                finalization
+            }),
+            Err(crate::ConsensusError::Config(_))
+        )
+    };
+    assert!(refused(5, Vec::new()));
+    assert!(refused(5, b"not a certificate".to_vec()));
+    assert!(refused(5, vec![0; crate::MAX_FINALIZATION_BYTES + 1]));
+    let keys: Vec<_> = (1..=4u8)
+        .map(|i| crate::ValidatorKey::from_seed([i; 32]))
+        .collect();
+    let committee: Vec<String> = keys
+        .iter()
+        .map(crate::ValidatorKey::public_key_hex)
+        .collect();
+    let proposal = crate::FinalizedProposal {
+        epoch: 0,
+        view: 9,
+        parent_view: 8,
+        digest: [3; 32],
+    };
+    let good = crate::sign_finalization(NAMESPACE, &committee, &keys[..3], &proposal).unwrap();
+    assert!(!refused(5, good.clone()));
+    assert!(refused(0, good.clone()), "height 0 is genesis");
+    let mut trailing = good;
+    trailing.push(0);
+    assert!(refused(5, trailing));
+}
+
+#[test]
+fn a_joiner_starts_inside_an_epoch_at_its_certified_floor() {
+    a_joiner_starts_at_its_floor(21, 11);
+}
+
+#[test]
+fn a_joiner_starts_at_an_epoch_boundary_at_its_certified_floor() {
+    a_joiner_starts_at_its_floor(22, 15);
 }
 
 mod verify_rules {
