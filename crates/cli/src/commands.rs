@@ -168,6 +168,11 @@ enum Command {
         /// Another committee member, as CONSENSUS_KEY_HEX@HOST:PORT; once per other validator.
         #[arg(long = "peer", value_parser = parse_peer)]
         peers: Vec<(String, SocketAddr)>,
+        /// On first start, join the network whose node API is at URL by state sync from a
+        /// height a quorum certified, instead of replaying every block since genesis (needs
+        /// --genesis). Ignored once the data directory holds a ledger.
+        #[arg(long, value_name = "URL", conflicts_with = "dev")]
+        join: Option<String>,
     },
     /// Create a node's keys in DIR/keys (for an explicit genesis) and print their public halves.
     Init {
@@ -478,12 +483,13 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             listen,
             p2p_listen,
             peers,
+            join,
         } => {
             let p2p = proverka_node::P2pConfig {
                 listen: p2p_listen,
                 peers,
             };
-            node(data_dir, dev, genesis, listen, p2p).await
+            node(data_dir, dev, genesis, listen, p2p, join).await
         }
         Command::Init { data_dir, origin } => init(&data_dir, &origin),
         Command::Genesis {
@@ -743,6 +749,7 @@ async fn node(
     genesis: Option<PathBuf>,
     listen: SocketAddr,
     p2p: proverka_node::P2pConfig,
+    join: Option<String>,
 ) -> Result<(), Failure> {
     let cfg = proverka_node::NodeConfig {
         data_dir: data_dir.clone(),
@@ -750,6 +757,7 @@ async fn node(
         dev,
         genesis,
         p2p,
+        join,
     };
     // Warnings and errors go to stderr (RUST_LOG overrides the level).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -764,6 +772,9 @@ async fn node(
     println!("  origin    {}", s.genesis.origin);
     println!("  chain id  {}", hex::encode(s.genesis_id));
     println!("  log size  {}", s.head().size);
+    if let Ok(Some(floor)) = s.store.floor() {
+        println!("  floor     {floor} (joined by state sync; no block below it is kept here)");
+    }
     if dev {
         let dir = DataDir::new(&data_dir);
         println!(

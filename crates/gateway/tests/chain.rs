@@ -53,6 +53,7 @@ async fn world() -> World {
         dev: true,
         genesis: None,
         p2p: Default::default(),
+        join: None,
     })
     .await
     .expect("start dev node");

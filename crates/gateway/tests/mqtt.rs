@@ -100,6 +100,7 @@ impl Ledger {
             dev: true,
             genesis: None,
             p2p: Default::default(),
+            join: None,
         })
         .await
         .expect("start dev node");

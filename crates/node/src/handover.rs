@@ -21,8 +21,9 @@ use std::sync::Mutex;
 use proverka_ledger::validators::{CommitteeRecord, EPOCH_BLOCKS};
 use proverka_ledger::ValidatorKeys;
 use proverka_log::{
-    handover_body, merge_handover_notes, parse_handover_unverified, sign_handover, verify_handover,
-    Committee, CommitteeMember, HandoverError, NoteKey,
+    handover_body, merge_handover_notes, parse_handover_unverified, sign_handover,
+    split_handover_chain, verify_handover, Committee, CommitteeChain, CommitteeMember,
+    HandoverError, NoteKey,
 };
 
 /// First line of a hand-over signature gossip message. Checkpoint cosignature messages start
@@ -226,6 +227,30 @@ impl Handovers {
         book.pending.remove(&epoch);
         book.notes.insert(epoch, complete.note);
         Ok(())
+    }
+
+    /// Stores the quorum notes of a chain file another node served — what a node that joined by
+    /// state sync adopts, since it never applied the hand-overs below its floor — once the
+    /// whole chain verifies link by link from `genesis` (the genesis committee). Notes already
+    /// held are kept. Returns how many were added; on an error nothing is.
+    pub fn adopt(&self, genesis: Committee, chain_file: &[u8]) -> Result<usize, String> {
+        let notes = split_handover_chain(chain_file).map_err(|e| e.to_string())?;
+        CommitteeChain::verify(&self.origin, genesis, &notes).map_err(|e| e.to_string())?;
+        let mut book = self.book.lock().map_err(|_| "poisoned".to_owned())?;
+        let mut added = 0;
+        for note in notes {
+            let (_, committee) = parse_handover_unverified(note).map_err(|e| e.to_string())?;
+            let epoch = committee.epoch;
+            if book.notes.contains_key(&epoch) {
+                continue;
+            }
+            self.store(epoch, note)
+                .map_err(|e| format!("storing the hand-over note of epoch {epoch}: {e}"))?;
+            book.pending.remove(&epoch);
+            book.notes.insert(epoch, note.to_vec());
+            added += 1;
+        }
+        Ok(added)
     }
 
     /// Writes a quorum note durably: temp file, fsync, rename, fsync of the directory.

@@ -11,8 +11,9 @@
 //! root before any statement is fetched; each statement checked against its id) and the ledger
 //! state table from the synced state.
 //!
-//! Not yet here: starting consensus from the certified floor instead of genesis, and the
-//! `proverka node --join URL` command (`docs/decisions/003-validator-set-changes.md`).
+//! [`join`] does both for `proverka node --join URL`, and keeps the floor's certificate in the
+//! store, from which [`start_floor`] gives consensus its starting point at every start: the
+//! node never replays the blocks below its floor (`docs/decisions/003-validator-set-changes.md`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ pub const MAX_SYNC_RESPONSE_BYTES: usize = 272 * 1024 * 1024;
 const PROBE_KEY: &[u8] = b"proverka/join";
 
 /// Largest floor certificate read: a header, a hash and a finalization of up to 100 members.
-pub const MAX_FLOOR_CERTIFICATE_BYTES: usize = 64 * 1024;
+pub const MAX_FLOOR_CERTIFICATE_BYTES: usize = proverka_store::MAX_FLOOR_CERTIFICATE_BYTES;
 
 /// Statements fetched from the peer at a time while importing the log.
 const STATEMENT_FETCHES: usize = 32;
@@ -94,6 +95,13 @@ pub enum JoinError {
     Log(String),
     #[error("importing the floor: {0}")]
     Store(#[from] StoreError),
+    #[error("{0} holds a ledger already; --join starts only an empty data directory")]
+    NotFresh(PathBuf),
+    #[error("removing the state left by an interrupted join at {path}: {source}")]
+    Cleanup {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A height and state root certified by a finalization of the committee of its epoch.
@@ -105,6 +113,8 @@ pub struct CertifiedState {
     pub certified_by: HeaderFacts,
     /// Every committee of the verified hand-over chain: `(first epoch, consensus keys)`.
     pub committees: Vec<(u64, Vec<String>)>,
+    /// The hand-over chain file the peer served, verified from the genesis.
+    pub chain_file: Vec<u8>,
     /// The genesis id (the consensus namespace).
     pub namespace: [u8; 32],
 }
@@ -201,6 +211,7 @@ pub async fn certified_state(
         root: StateRoot(verified.root),
         certified_by: verified.certified_by,
         committees,
+        chain_file,
         namespace: Genesis::id(genesis_bytes),
     })
 }
@@ -250,7 +261,7 @@ pub async fn sync_store(
     store: &Store,
 ) -> Result<[u8; 32], JoinError> {
     let height = certified.height;
-    let digest = floor_digest(peer, certified).await?;
+    let (digest, certificate) = floor_digest(peer, certified).await?;
     let anchor = &certified.certified_by.anchor;
     let ids = log_ids(peer, anchor.log_size, &anchor.log_root).await?;
     let statements: Vec<Vec<u8>> = futures::stream::iter(ids)
@@ -278,12 +289,58 @@ pub async fn sync_store(
         state: &records,
         state_root: certified.root.0,
         log_root: anchor.log_root,
+        certificate: &certificate,
     })?;
     Ok(digest)
 }
 
-/// The digest of the block at the certified height, from its finalization certificate.
-async fn floor_digest(peer: &HttpPeer, certified: &CertifiedState) -> Result<[u8; 32], JoinError> {
+/// Joins the network `url` serves into the node data directory `root`, whose store is `store`:
+/// state sync, then the store at the same certified height. Refused unless the store is empty;
+/// a state database there without a store is what an interrupted join left, and is removed
+/// first. Returns the running state service and what certified the floor.
+pub async fn join(
+    url: &str,
+    root: &Path,
+    state_dir: &Path,
+    genesis_bytes: &[u8],
+    store: &Store,
+) -> Result<(StateService, CertifiedState), JoinError> {
+    if store.tree_size() != 0 || store.applied_height() != 0 || store.floor()?.is_some() {
+        return Err(JoinError::NotFresh(root.to_path_buf()));
+    }
+    if state_dir.exists() {
+        std::fs::remove_dir_all(state_dir).map_err(|source| JoinError::Cleanup {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let (state, certified) = sync_state(state_dir, HttpPeer::new(url), genesis_bytes).await?;
+    sync_store(&HttpPeer::new(url), &certified, &state, store).await?;
+    Ok((state, certified))
+}
+
+/// Where consensus starts for a node whose store was imported at a floor: that height and its
+/// finalization certificate. `None` for a node that started from genesis.
+pub fn start_floor(store: &Store) -> Result<Option<proverka_consensus::StartFloor>, JoinError> {
+    let Some(height) = store.floor()? else {
+        return Ok(None);
+    };
+    let bytes = store.floor_certificate()?.ok_or_else(|| {
+        JoinError::Certificate(format!("the store's floor {height} has no certificate"))
+    })?;
+    let FloorCertificate(_, _, finalization) = FloorCertificate::decode(&bytes)?;
+    Ok(Some(proverka_consensus::StartFloor {
+        height,
+        finalization: finalization.into_vec(),
+    }))
+}
+
+/// The digest of the block at the certified height, from its finalization certificate, and the
+/// certificate's bytes.
+async fn floor_digest(
+    peer: &HttpPeer,
+    certified: &CertifiedState,
+) -> Result<([u8; 32], Vec<u8>), JoinError> {
     let bytes = peer
         .get(
             &format!("/sync/floor/{}", certified.height),
@@ -305,7 +362,7 @@ async fn floor_digest(peer: &HttpPeer, certified: &CertifiedState) -> Result<[u8
             facts.height, certified.height
         )));
     }
-    Ok(digest)
+    Ok((digest, bytes))
 }
 
 /// The entry ids of the log's first `size` entries, from the peer's entry bundles, accepted only

@@ -48,6 +48,10 @@ pub struct NodeConfig {
     pub genesis: Option<PathBuf>,
     /// Where this validator meets the rest of the committee.
     pub p2p: P2pConfig,
+    /// On first start, join the network this node API serves (`http://HOST:PORT`) by state
+    /// sync from a certified floor instead of replaying from genesis. Ignored once the data
+    /// directory holds a ledger.
+    pub join: Option<String>,
 }
 
 /// The validator-to-validator network of a node (`docs/network.md`).
@@ -99,6 +103,8 @@ pub enum NodeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("joining: {0}")]
+    Join(#[from] join::JoinError),
     #[error("{0}")]
     Other(String),
 }
@@ -112,6 +118,11 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
                 "--dev creates its own genesis; do not pass --genesis with it".into(),
             ))
         }
+        (true, None) if cfg.join.is_some() => {
+            return Err(NodeError::Other(
+                "--dev starts a ledger of its own; to join a network pass its --genesis".into(),
+            ))
+        }
         (true, None) => dir.dev_bootstrap()?,
         (false, given) => dir.genesis_bytes(given.as_deref())?,
     };
@@ -120,8 +131,39 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     let keys = dir.load_keys()?;
     datadir::check_keys_match(&keys, &genesis).map_err(NodeError::Keys)?;
     let store = Store::open(dir.root())?;
-    let state = proverka_state::StateService::start(&dir.state())
-        .map_err(|e| NodeError::Other(format!("state database: {e}")))?;
+    let mut joined_chain = None;
+    let empty = store.tree_size() == 0 && store.applied_height() == 0 && store.floor()?.is_none();
+    let state = match &cfg.join {
+        Some(url) if empty => {
+            let (state, certified) =
+                join::join(url, dir.root(), &dir.state(), &genesis_bytes, &store).await?;
+            tracing::info!(height = certified.height, "joined at a certified floor");
+            joined_chain = Some(certified.chain_file);
+            state
+        }
+        _ => proverka_state::StateService::start(&dir.state())
+            .map_err(|e| NodeError::Other(format!("state database: {e}")))?,
+    };
+    let floor = join::start_floor(&store)?;
+    let handovers = handover::Handovers::open(
+        &dir.handovers(),
+        &genesis.origin,
+        &keys.consensus.public_key_hex(),
+        keys.cosigner.clone(),
+    )
+    .map_err(NodeError::Other)?;
+    if let Some(chain_file) = joined_chain {
+        // The hand-overs below the floor were never applied here: serve the chain the join
+        // verified, so that verifiers asking this node get the whole of it.
+        let genesis_committee =
+            handover::committee_of(&proverka_ledger::validators::CommitteeRecord {
+                epoch: 0,
+                members: genesis.validator_entries(),
+            });
+        handovers
+            .adopt(genesis_committee, &chain_file)
+            .map_err(|e| NodeError::Other(format!("adopting the hand-over chain: {e}")))?;
+    }
     let shared = Shared::new(
         store,
         state,
@@ -135,13 +177,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
             keys.cosigner.clone(),
             keys.checkpoint.clone(),
         ),
-        handover::Handovers::open(
-            &dir.handovers(),
-            &genesis.origin,
-            &keys.consensus.public_key_hex(),
-            keys.cosigner.clone(),
-        )
-        .map_err(NodeError::Other)?,
+        handovers,
         metrics::Metrics::new(),
     )
     .map_err(NodeError::Other)?;
@@ -154,6 +190,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     consensus_cfg.max_idle_ms = MAX_IDLE_MS;
     consensus_cfg.listen = cfg.p2p.listen;
     consensus_cfg.peers = cfg.p2p.peers.clone();
+    consensus_cfg.floor = floor;
     let consensus = proverka_consensus::start(consensus_cfg, LedgerApp(shared.clone()))
         .map_err(|e| NodeError::Consensus(e.to_string()))?;
     let _ = shared.archive.set(consensus.archive());

@@ -51,6 +51,9 @@ pub const MAX_STATE_VALUE_BYTES: usize = 1 << 20;
 pub const MAX_CHECKPOINT_BYTES: usize = proverka_log::checkpoint::MAX_NOTE_BYTES;
 /// Most items one [`Store::state_scan_prefix`] call returns, whatever the caller asks.
 pub const MAX_SCAN_ITEMS: usize = 10_000;
+/// Largest floor certificate an imported floor keeps (a header, a hash and a finalization of
+/// up to 100 validators take about 7 KiB).
+pub const MAX_FLOOR_CERTIFICATE_BYTES: usize = 64 * 1024;
 /// redb's page cache (256 MiB; redb's default is 1 GiB). Proofs and tiles never touch it (they
 /// are served from the in-memory tree); it serves id look-ups, statement reads and appends.
 pub const CACHE_BYTES: usize = 256 << 20;
@@ -72,6 +75,7 @@ const META_CHECKPOINT: &str = "checkpoint";
 /// Height of the certified floor a joining validator's store was imported at (absent when the
 /// store was built block by block from genesis).
 const META_FLOOR: &str = "floor";
+const META_FLOOR_CERTIFICATE: &str = "floor_certificate";
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +148,9 @@ pub struct FloorImport<'a> {
     pub state_root: [u8; 32],
     /// The certified log root of `statements.len()` entries: anything else is refused.
     pub log_root: Hash,
+    /// What certifies the floor block, kept as given (opaque here, at most
+    /// [`MAX_FLOOR_CERTIFICATE_BYTES`]): consensus starts from it at every start.
+    pub certificate: &'a [u8],
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
@@ -389,6 +396,11 @@ impl Store {
         if f.height == 0 {
             return Err(StoreError::HeightZero);
         }
+        check_limit(
+            "floor certificate bytes",
+            f.certificate.len(),
+            MAX_FLOOR_CERTIFICATE_BYTES,
+        )?;
         for stmt in f.statements {
             check_limit("statement bytes", stmt.len(), MAX_STATEMENT_BYTES)?;
         }
@@ -442,6 +454,10 @@ impl Store {
                 .map_err(db_err)?
                 .insert(META_FLOOR, f.height.to_be_bytes().as_slice())
                 .map_err(db_err)?;
+            txn.open_table(META)
+                .map_err(db_err)?
+                .insert(META_FLOOR_CERTIFICATE, f.certificate)
+                .map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
         *self.write_head() = load_head(&self.db)?;
@@ -454,6 +470,14 @@ impl Store {
         let meta = txn.open_table(META).map_err(db_err)?;
         let floor = meta.get(META_FLOOR).map_err(db_err)?;
         floor.map(|g| read_u64(g.value(), META_FLOOR)).transpose()
+    }
+
+    /// The certificate of the floor this store was imported at, as [`FloorImport`] gave it.
+    pub fn floor_certificate(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let meta = txn.open_table(META).map_err(db_err)?;
+        let certificate = meta.get(META_FLOOR_CERTIFICATE).map_err(db_err)?;
+        Ok(certificate.map(|g| g.value().to_vec()))
     }
 
     /// Writes the block in one durable transaction; returns what to publish in memory.

@@ -538,6 +538,7 @@ fn an_imported_floor_reproduces_the_source_and_continues_from_there() {
         state: &state,
         state_root: [9; 32],
         log_root,
+        certificate: b"the floor's certificate",
     };
 
     let joiner = Store::open(b.path()).unwrap();
@@ -563,7 +564,12 @@ fn an_imported_floor_reproduces_the_source_and_continues_from_there() {
     let joiner = Store::open(b.path()).unwrap();
     assert_eq!(snapshot(&joiner), snapshot(&source));
     assert_eq!(joiner.floor().unwrap(), Some(5));
+    assert_eq!(
+        joiner.floor_certificate().unwrap().as_deref(),
+        Some(&b"the floor's certificate"[..])
+    );
     assert_eq!(source.floor().unwrap(), None);
+    assert_eq!(source.floor_certificate().unwrap(), None);
     let proof = joiner.inclusion_proof(12, 35).unwrap();
     verify_inclusion(
         &leaf_hash(&leaf_entry(&log[12])),
@@ -600,10 +606,25 @@ fn a_floor_with_a_repeated_statement_is_refused() {
         state: &[],
         state_root: [0; 32],
         log_root: [0; 32],
+        certificate: b"certificate",
     });
     assert!(matches!(
         refused,
         Err(StoreError::FloorDuplicate { index: 2, first: 0 })
     ));
+    let oversized = vec![0; proverka_store::MAX_FLOOR_CERTIFICATE_BYTES + 1];
+    let refused = store.import_floor(FloorImport {
+        height: 1,
+        digest: digest(1),
+        statements: &log[..2],
+        state: &[],
+        state_root: [0; 32],
+        log_root: [0; 32],
+        certificate: &oversized,
+    });
+    assert!(
+        matches!(refused, Err(StoreError::Limit { .. })),
+        "{refused:?}"
+    );
     assert_eq!((store.tree_size(), store.applied_height()), (0, 0));
 }

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use proverka_ledger::Genesis;
@@ -15,6 +16,7 @@ pub struct NodeProcess {
     pub child: Child,
     pub url: String,
     pub dir: PathBuf,
+    pub printed: Arc<Mutex<Vec<String>>>,
 }
 
 pub fn proverka_bin() -> &'static str {
@@ -24,9 +26,19 @@ pub fn proverka_bin() -> &'static str {
 impl NodeProcess {
     /// Starts (or resumes) a dev node on an OS-chosen loopback port and waits until it serves.
     pub fn start_dev(dir: &Path) -> NodeProcess {
+        let dir_arg = dir.to_str().expect("utf-8 path");
+        Self::start(
+            dir,
+            &["--dev", "--listen", "127.0.0.1:0", "--data-dir", dir_arg],
+        )
+    }
+
+    /// Runs `proverka node ARGS` (whose data directory is `dir`) and waits until it serves.
+    /// What it prints after its "listening" line is kept in [`NodeProcess::printed`].
+    pub fn start(dir: &Path, args: &[&str]) -> NodeProcess {
         let mut child = Command::new(proverka_bin())
-            .args(["node", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
+            .arg("node")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -43,14 +55,41 @@ impl NodeProcess {
             }
         };
         // Keep draining stdout so the node never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let kept = printed.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         let node = NodeProcess {
             child,
             url,
             dir: dir.to_path_buf(),
+            printed,
         };
         node.wait_healthy();
         node
+    }
+
+    /// The lines printed after "listening", waiting up to 10 s for one starting with `prefix`.
+    pub fn printed_line(&self, prefix: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self
+                .printed
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.trim_start().starts_with(prefix))
+            {
+                return Some(line.clone());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn wait_healthy(&self) {

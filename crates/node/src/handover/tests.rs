@@ -115,6 +115,45 @@ fn outgoing_members_sign_and_every_node_stores_the_quorum_note() {
 }
 
 #[test]
+fn a_joiner_adopts_a_verified_chain_and_refuses_a_forged_one() {
+    let w = World::new();
+    let messages: Vec<Vec<u8>> = (0..3).filter_map(|i| w.apply_boundary(i)).collect();
+    w.apply_boundary(4);
+    for m in &messages {
+        w.nodes[4].receive(m).unwrap();
+    }
+    let served = w.nodes[4].chain();
+    assert!(!served.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let joiner = Handovers::open(dir.path(), ORIGIN, &w.keys[4].hex, None).unwrap();
+
+    // A forged chain (one signature byte flipped), or one from another genesis: nothing kept.
+    let mut forged = served.clone();
+    let at = forged.len() - 10;
+    forged[at] ^= 1;
+    assert!(joiner.adopt(w.genesis(), &forged).is_err());
+    assert!(joiner
+        .adopt(w.committee(0, &[1, 2, 3, 4]), &served)
+        .is_err());
+    assert!(!joiner.has(1) && joiner.chain().is_empty());
+
+    assert_eq!(joiner.adopt(w.genesis(), &served), Ok(1));
+    assert_eq!(joiner.chain(), served, "it serves the chain it adopted");
+    assert_eq!(
+        joiner.adopt(w.genesis(), &served),
+        Ok(0),
+        "held notes are kept"
+    );
+    let reopened = Handovers::open(dir.path(), ORIGIN, &w.keys[4].hex, None).unwrap();
+    assert_eq!(reopened.chain(), served);
+    assert_eq!(
+        joiner.adopt(w.genesis(), b""),
+        Ok(0),
+        "the empty chain adds nothing"
+    );
+}
+
+#[test]
 fn the_quorum_note_survives_a_restart() {
     let w = World::new();
     let messages: Vec<Vec<u8>> = (0..3).filter_map(|i| w.apply_boundary(i)).collect();

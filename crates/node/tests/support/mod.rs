@@ -13,6 +13,7 @@ pub async fn dev_node(dir: &Path) -> RunningNode {
         dev: true,
         genesis: None,
         p2p: Default::default(),
+        join: None,
     })
     .await
     .expect("start dev node")
