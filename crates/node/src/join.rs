@@ -32,10 +32,6 @@ use proverka_store::{FloorImport, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-/// Largest sync response read from a peer: commonware's bound for 1,024 value operations of the
-/// largest value (256 KiB each) with their proof is about 257 MiB; real answers are far smaller.
-pub const MAX_SYNC_RESPONSE_BYTES: usize = 272 * 1024 * 1024;
-
 /// The key whose (absent or present) proof a joiner asks for: any key gives a certified root.
 const PROBE_KEY: &[u8] = b"proverka/join";
 
@@ -149,7 +145,9 @@ impl SyncFetch for HttpPeer {
             .post(&url)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(request);
-        read_bounded(&url, request, MAX_SYNC_RESPONSE_BYTES)
+        // Commonware's bound for the part's operations of the largest size with their proof
+        // (about 16 MiB for 64 values of 256 KiB); real answers are far smaller.
+        read_bounded(&url, request, part.max_response_bytes())
             .await
             .map_err(|e| e.to_string())
     }

@@ -367,7 +367,8 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
     }
 
     /// Answer a joiner's sync request for one part (commonware's `qmdb::sync` request and
-    /// response encodings, `docs/state.md`). At most [MAX_SYNC_OPS] operations per request.
+    /// response encodings, `docs/state.md`). A request for more than [MAX_SYNC_OPS] operations
+    /// is refused; one for more than [SyncPart::max_ops] is served in part.
     pub async fn serve_sync(&self, part: SyncPart, request: &[u8]) -> Result<Vec<u8>, StateError> {
         use commonware_codec::{DecodeExt as _, Encode as _};
         let (auth, values) = self.inner.as_ref().ok_or(StateError::Poisoned)?;
@@ -379,6 +380,21 @@ impl<E: Context + Spawner, S: Merkleization> StateDb<E, S> {
                 request.max_ops()
             )));
         }
+        // Served in part beyond the part's bound, so that a response stays within its bytes.
+        let request = match request {
+            Request::Operations {
+                size,
+                start,
+                max_ops,
+            } => Request::Operations {
+                size,
+                start,
+                max_ops: max_ops.min(
+                    std::num::NonZeroU64::new(part.max_ops()).unwrap_or(std::num::NonZeroU64::MIN),
+                ),
+            },
+            boundary => boundary,
+        };
         let served = match part {
             SyncPart::Auth => auth.serve(request).await.map(|(r, _)| r.encode()),
             SyncPart::Values => values.serve(request).await.map(|(r, _)| r.encode()),

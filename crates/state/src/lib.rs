@@ -28,7 +28,10 @@ pub use proof::{verify, DecodeLimits, StateProof, StateProofError};
 pub use service::{
     Page, Proved, ProvedKey, StateService, MAX_ENTRIES_PER_PAGE, MAX_KEYS_PER_PROOF,
 };
-pub use sync::{PartTarget, SyncFetch, SyncPart, SyncTarget, MAX_SYNC_OPS};
+pub use sync::{
+    max_sync_response_bytes, PartTarget, SyncFetch, SyncPart, SyncTarget, MAX_SYNC_OPS,
+    MAX_SYNC_VALUE_OPS,
+};
 
 use commonware_cryptography::{Hasher as _, Sha256};
 

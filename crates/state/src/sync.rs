@@ -49,8 +49,14 @@ use std::{
     sync::Arc,
 };
 
-/// Most operations one sync request may ask for (and a peer will serve).
+/// Most operations one sync request may ask for (a longer one is refused).
 pub const MAX_SYNC_OPS: u64 = 1024;
+
+/// Most value operations one sync response carries, whatever was asked: a value reaches
+/// [`crate::MAX_VALUE_BYTES`] (256 KiB), so a response stays within about 16 MiB
+/// ([`SyncPart::max_response_bytes`]). Authenticated operations are small; those are served up
+/// to [`MAX_SYNC_OPS`] at a time.
+pub const MAX_SYNC_VALUE_OPS: u64 = 64;
 
 /// Requests a joiner keeps in flight per part.
 const OUTSTANDING_REQUESTS: usize = 8;
@@ -88,13 +94,37 @@ impl SyncPart {
         }
     }
 
-    /// Largest encoded operation of this part (decoding bound on the joiner's side).
+    /// Largest encoded value of this part's operations (decoding bound on the joiner's side).
     fn max_value_bytes(self) -> usize {
         match self {
             Self::Auth => AUTH_VALUE_MAX,
             Self::Values => MAX_STORED_VALUE_BYTES,
         }
     }
+
+    /// Most operations a response for this part carries; a request for more is served in part
+    /// (commonware's sync engine asks again for the rest).
+    pub fn max_ops(self) -> u64 {
+        match self {
+            Self::Auth => MAX_SYNC_OPS,
+            Self::Values => MAX_SYNC_VALUE_OPS,
+        }
+    }
+
+    /// Largest response a peer may send for this part (commonware's bound for
+    /// [`SyncPart::max_ops`] operations of the largest size, with their proof).
+    pub fn max_response_bytes(self) -> usize {
+        // An operation is a tag, the key, a length and the value, plus the ordered next key.
+        let max_op = 1 + 32 + 9 + self.max_value_bytes() + 32;
+        max_response_size::<Family, Digest>(self.max_ops() as usize, max_op)
+    }
+}
+
+/// Largest sync response of either part: what a joiner reads from a peer at most.
+pub fn max_sync_response_bytes() -> usize {
+    SyncPart::Auth
+        .max_response_bytes()
+        .max(SyncPart::Values.max_response_bytes())
 }
 
 /// One database's log at a height: its ops root, the first operation a joiner must fetch, the
@@ -218,15 +248,13 @@ impl<T: SyncFetch> Source for Remote<T> {
     type Error = FetchError;
 
     async fn serve(&self, request: Request<Family>) -> sync::source::Result<Self> {
-        let max_ops = request.max_ops().get().min(MAX_SYNC_OPS) as usize;
+        let max_ops = request.max_ops().get().min(self.part.max_ops()) as usize;
         let bytes = self
             .fetch
             .fetch(self.part, request.encode().to_vec())
             .await
             .map_err(FetchError)?;
-        // An operation is a tag, the key, a length and the value, plus the ordered next key.
-        let max_op = 1 + 32 + 9 + self.part.max_value_bytes() + 32;
-        let limit = max_response_size::<Family, Digest>(max_ops, max_op);
+        let limit = self.part.max_response_bytes();
         if bytes.len() > limit {
             return Err(FetchError(format!(
                 "{} response of {} bytes exceeds {limit}",
@@ -343,7 +371,7 @@ where
         source: Remote { part, fetch },
         target: sync::Target::new(Digest(target.ops_root), range),
         max_outstanding_requests: NonZeroUsize::new(OUTSTANDING_REQUESTS).unwrap(),
-        fetch_batch_size: NonZeroU64::new(MAX_SYNC_OPS).unwrap(),
+        fetch_batch_size: NonZeroU64::new(part.max_ops()).unwrap_or(NonZeroU64::MIN),
         apply_batch_size: NonZeroU64::new(APPLY_BATCH).unwrap(),
         db_config,
         update_rx: None,

@@ -425,3 +425,53 @@ fn garbage_or_oversized_sync_requests_are_refused() {
             .is_err());
     });
 }
+
+#[test]
+fn value_responses_stay_within_their_byte_bound_even_for_values_at_their_limit() {
+    use commonware_codec::Encode as _;
+    use commonware_storage::{mmr::Location, qmdb::sync::Request};
+    run(|context| async move {
+        let mut source = Db::open_with(context.child("source"), config("source"))
+            .await
+            .unwrap();
+        // 100 values of 256 KiB: 25 MiB, more than one response may carry.
+        let big = |i: u32| vec![i as u8; proverka_state::MAX_VALUE_BYTES];
+        let writes: Writes = (0..100).map(|i| (key(i), Some(big(i)))).collect();
+        let root = source.apply(1, &writes).await.unwrap();
+        let target = source.sync_target(1).unwrap();
+        let bound = SyncPart::Values.max_response_bytes();
+        assert!(bound < 17 * 1024 * 1024, "{bound}");
+
+        // Asked for as many operations as a request may name: served in part, within the bound.
+        let request = Request::Operations {
+            size: Location::new(target.values.size),
+            start: Location::new(target.values.start),
+            max_ops: NonZeroU64::new(MAX_SYNC_OPS).unwrap(),
+        };
+        let bytes = source
+            .serve_sync(SyncPart::Values, &request.encode())
+            .await
+            .unwrap();
+        assert!(bytes.len() <= bound, "{} > {bound}", bytes.len());
+
+        // A joiner still gets every value, over several requests.
+        let source = Arc::new(Mutex::new(source));
+        let peer = Peer::honest(&source);
+        let joiner = Db::sync_from(
+            context.child("joiner"),
+            config("joiner"),
+            target,
+            1,
+            root,
+            peer.clone(),
+        )
+        .await
+        .unwrap();
+        for i in 0..100 {
+            assert_eq!(joiner.get(&key(i)).await.unwrap(), Some(big(i)), "key {i}");
+        }
+        // 103 value operations at most 64 a time, and one request for the authenticated part.
+        assert_eq!(target.values.size, 103);
+        assert!(peer.requests.load(Ordering::Relaxed) >= 3);
+    });
+}
