@@ -15,7 +15,7 @@ mod epochs;
 
 use common::{cli, NodeProcess};
 use epochs::{gather_root, net, ORIGIN};
-use proverka_consensus::{sign_finalization, verify_finalization};
+use proverka_consensus::{digest_from_parts, sign_finalization, verify_finalization, HEADER_BYTES};
 use proverka_ledger::records::keys;
 use proverka_ledger::validators::CommitteeRecord;
 use proverka_ledger::Genesis;
@@ -173,6 +173,26 @@ fn a_state_proof_of_a_later_committee_verifies_only_through_the_chain() {
     let namespace = Genesis::id(&genesis_bytes);
     let mut bundle = StateProofBundle::decode(&std::fs::read(p("epoch0.proof")).unwrap()).unwrap();
     let mut finalized = verify_finalization(&namespace, &genesis.validators, &bundle.4).unwrap();
+    // Epoch 1's committee certifying the epoch-0 block as it is: a round the block does not
+    // name, which no honest committee signs.
+    let mut mismatched = bundle.clone();
+    let mut at_epoch_1 = finalized.clone();
+    at_epoch_1.epoch = 1;
+    *mismatched.4 = sign_finalization(
+        &namespace,
+        &[outsider_key.public_key_hex()],
+        std::slice::from_ref(&outsider_key),
+        &at_epoch_1,
+    )
+    .unwrap();
+    std::fs::write(p("mismatched.proof"), mismatched.encode()).unwrap();
+    // The block as epoch 1's committee made it: its header names epoch 1 (bytes 1..9,
+    // `docs/blocks.md`), and the certificate finalizes that block.
+    let mut header: [u8; HEADER_BYTES] = bundle.2.as_slice().try_into().unwrap();
+    header[1..9].copy_from_slice(&1u64.to_be_bytes());
+    let statements_hash: [u8; 32] = bundle.3.as_slice().try_into().unwrap();
+    *bundle.2 = header.to_vec();
+    finalized.digest = digest_from_parts(&header, &statements_hash);
     finalized.epoch = 1;
     *bundle.4 = sign_finalization(
         &namespace,
@@ -193,6 +213,9 @@ fn a_state_proof_of_a_later_committee_verifies_only_through_the_chain() {
         "{out}"
     );
     assert!(out.contains("absent  cedar/"), "{out}");
+    let (code, out, err) = verify_state("mismatched.proof", Some("chain.txt"));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("the header names round (epoch 0"), "{err}");
     assert_eq!(verify_state("epoch0.proof", Some("chain.txt")).0, 0);
     // A forged chain (the note's signature line cut) is refused before the proof is read.
     std::fs::write(p("cut.txt"), &note[..note.len() - 10]).unwrap();

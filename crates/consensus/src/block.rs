@@ -246,6 +246,11 @@ impl Block {
 /// certificate with [`digest_from_parts`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeaderFacts {
+    /// The consensus round the block was proposed in: epoch and view, and its parent's view.
+    /// A certificate that finalized this block names the same round.
+    pub epoch: u64,
+    pub view: u64,
+    pub parent_view: u64,
     /// The block's height.
     pub height: u64,
     /// The block's timestamp (ms since the Unix epoch): the ledger time it was finalized at.
@@ -273,6 +278,9 @@ pub fn header_facts(header: &[u8; HEADER_BYTES]) -> Result<HeaderFacts, BlockErr
         b
     };
     Ok(HeaderFacts {
+        epoch: u64_at(1),
+        view: u64_at(9),
+        parent_view: u64_at(49),
         height: u64_at(89),
         timestamp_ms: u64_at(97),
         anchor: Anchor {
@@ -492,6 +500,9 @@ mod tests {
         assert_eq!(
             header_facts(&block.header()).unwrap(),
             HeaderFacts {
+                epoch: 0,
+                view: 57,
+                parent_view: 56,
                 height: block.height,
                 timestamp_ms: block.timestamp_ms,
                 anchor: block.anchor

@@ -10,7 +10,9 @@
 
 use std::collections::BTreeSet;
 
-use proverka_consensus::{sign_finalization, verify_finalization, ValidatorKey};
+use proverka_consensus::{
+    digest_from_parts, sign_finalization, verify_finalization, ValidatorKey, HEADER_BYTES,
+};
 use proverka_gateway::ledger::Ledger;
 use proverka_gateway::sync::{follow_chain, refresh, ChainError, SyncError, Verifier};
 use proverka_gateway::GatewaySnapshot;
@@ -131,15 +133,27 @@ impl World {
         let genesis = Genesis::from_bytes(&self.genesis).unwrap();
         let mut finalized =
             verify_finalization(&self.namespace(), &genesis.validators, &proof.4).unwrap();
+        let mut proof = proof.clone();
+        // The block as that epoch's committee made it: its header names the epoch.
         finalized.epoch = epoch;
+        finalized.digest = in_epoch(&mut proof, epoch);
         let committee = vec![by.keys.consensus.public_key_hex()];
         let signers: [ValidatorKey; 1] = [by.keys.consensus.clone()];
         let certificate =
             sign_finalization(&self.namespace(), &committee, &signers, &finalized).unwrap();
-        let mut proof = proof.clone();
         *proof.4 = certificate;
         proof.encode()
     }
+}
+
+/// Sets the epoch named in `proof`'s block header (bytes 1..9, `docs/blocks.md`) and returns
+/// the block's new digest.
+fn in_epoch(proof: &mut StateProofBundle, epoch: u64) -> [u8; 32] {
+    let mut header: [u8; HEADER_BYTES] = proof.2.as_slice().try_into().unwrap();
+    header[1..9].copy_from_slice(&epoch.to_be_bytes());
+    let statements_hash: [u8; 32] = proof.3.as_slice().try_into().unwrap();
+    *proof.2 = header.to_vec();
+    digest_from_parts(&header, &statements_hash)
 }
 
 /// Replaces a note's body by `other`'s, keeping its signature lines: a note naming another

@@ -66,6 +66,16 @@ pub enum StateProofBundleError {
     Certificate(#[from] proverka_consensus::CertificateError),
     #[error("the header is not the block the certificate finalized")]
     HeaderMismatch,
+    #[error(
+        "the header names round (epoch {header_epoch}, view {header_view}) but its certificate \
+         (epoch {certificate_epoch}, view {certificate_view})"
+    )]
+    RoundMismatch {
+        header_epoch: u64,
+        header_view: u64,
+        certificate_epoch: u64,
+        certificate_view: u64,
+    },
     #[error("the finalization of epoch {epoch} is signed by another epoch's committee")]
     WrongEpochCommittee { epoch: u64 },
     #[error("the certified block anchors height {anchored}, not the proved height {proved}")]
@@ -195,6 +205,18 @@ pub fn verify_certified_header(
     }
     let facts =
         header_facts(&header).map_err(|e| StateProofBundleError::Malformed(e.to_string()))?;
+    // An honest committee finalizes a block only in the round it was proposed in (the round is
+    // part of the block), so the committee that signed is the one of the block's own epoch.
+    if (facts.epoch, facts.view, facts.parent_view)
+        != (finalized.epoch, finalized.view, finalized.parent_view)
+    {
+        return Err(StateProofBundleError::RoundMismatch {
+            header_epoch: facts.epoch,
+            header_view: facts.view,
+            certificate_epoch: finalized.epoch,
+            certificate_view: finalized.view,
+        });
+    }
     Ok((facts, finalized.digest))
 }
 
