@@ -450,6 +450,16 @@ fn statements_one_validator_shares_are_proposed_by_the_others() {
 /// validator, which followed epoch 0 as an observer; epoch 2 removes the first. Once epoch 2
 /// runs, the first two validators are cut off: the chain goes on only if the newcomer votes, and
 /// only if the engines really switched committees (the genesis committee would be two of four).
+/// `n` stand-in ledgers that share one governance (the committee of each epoch that has one).
+fn apps_with(committees: &Arc<BTreeMap<u64, Vec<[u8; 32]>>>, n: usize) -> Vec<TestApp> {
+    (0..n)
+        .map(|_| TestApp {
+            committees: committees.clone(),
+            ..TestApp::default()
+        })
+        .collect()
+}
+
 #[test]
 fn committees_change_at_epoch_boundaries_without_stopping() {
     runner(11).start(|context| async move {
@@ -465,12 +475,7 @@ fn committees_change_at_epoch_boundaries_without_stopping() {
         ]));
         let oracle = network(&context, &keys).await;
         connect_all(&oracle, &keys, Duration::from_millis(50)).await;
-        let apps: Vec<_> = (0..5)
-            .map(|_| TestApp {
-                committees: committees.clone(),
-                ..TestApp::default()
-            })
-            .collect();
+        let apps = apps_with(&committees, 5);
         let mut validators = Vec::new();
         for (signer, app) in signers.into_iter().zip(&apps) {
             validators.push(
@@ -568,12 +573,7 @@ fn a_joiner_starts_at_its_floor(seed: u64, floor: u64) {
         )]));
         let oracle = network(&context, &keys).await;
         connect_all(&oracle, &keys, Duration::from_millis(50)).await;
-        let apps: Vec<_> = (0..5)
-            .map(|_| TestApp {
-                committees: committees.clone(),
-                ..TestApp::default()
-            })
-            .collect();
+        let apps = apps_with(&committees, 5);
         let epochs = std::num::NonZeroU64::new(EPOCH).unwrap();
         let mut signers = signers.into_iter();
         let mut validators = Vec::new();
