@@ -145,6 +145,14 @@ impl Verifier {
         if held.file == file {
             return Ok(false);
         }
+        // A node that is behind serves a prefix of the chain held: refused without verifying
+        // its signatures again at every sync.
+        if held.file.starts_with(file) {
+            return Err(ChainError::Shorter {
+                served: split_handover_chain(file)?.len(),
+                held: held.committees().len().saturating_sub(1),
+            });
+        }
         let chain = self.verify_chain(file)?;
         let mut slot = self.held.write().unwrap_or_else(|e| e.into_inner());
         // Checked against what is held now, not when verification began: another clone may
