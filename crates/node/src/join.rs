@@ -18,7 +18,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::{StreamExt as _, TryStreamExt as _};
 use proverka_consensus::HeaderFacts;
 use proverka_ledger::Genesis;
 use proverka_lightclient::state_proof::{self, StateProofBundle, MAX_BUNDLE_BYTES};
@@ -38,8 +37,11 @@ const PROBE_KEY: &[u8] = b"proverka/join";
 /// Largest floor certificate read: a header, a hash and a finalization of up to 100 members.
 pub const MAX_FLOOR_CERTIFICATE_BYTES: usize = proverka_store::MAX_FLOOR_CERTIFICATE_BYTES;
 
-/// Statements fetched from the peer at a time while importing the log.
-const STATEMENT_FETCHES: usize = 32;
+/// Largest `GET /sync/log/{start}` answer read: its statement bytes, and CBOR's few bytes of
+/// framing for each of its statements.
+const MAX_LOG_PAGE_BYTES: usize = crate::api::sync::MAX_SYNC_LOG_BYTES
+    + 16 * crate::api::sync::MAX_SYNC_LOG_STATEMENTS as usize
+    + 16;
 
 /// State records read from the synced state per page while filling the store.
 const STATE_PAGE: usize = 4096;
@@ -262,11 +264,7 @@ pub async fn sync_store(
     let (digest, certificate) = floor_digest(peer, certified).await?;
     let anchor = &certified.certified_by.anchor;
     let ids = log_ids(peer, anchor.log_size, &anchor.log_root).await?;
-    let statements: Vec<Vec<u8>> = futures::stream::iter(ids)
-        .map(|id| statement(peer, id))
-        .buffered(STATEMENT_FETCHES)
-        .try_collect()
-        .await?;
+    let statements = log_statements(peer, &ids).await?;
     let mut records = Vec::new();
     let mut after = None;
     loop {
@@ -397,19 +395,29 @@ async fn log_ids(peer: &HttpPeer, size: u64, root: &Hash) -> Result<Vec<Hash>, J
     Ok(ids)
 }
 
-/// The statement with entry id `id`, checked against it.
-async fn statement(peer: &HttpPeer, id: Hash) -> Result<Vec<u8>, JoinError> {
-    let bytes = peer
-        .get(
-            &format!("/entries/{}/statement", hex::encode(id)),
-            proverka_store::MAX_STATEMENT_BYTES,
-        )
-        .await?;
-    if leaf_entry(&bytes) != id {
-        return Err(JoinError::Log(format!(
-            "the statement served for {} has another id",
-            hex::encode(id)
-        )));
+/// The statements of the log entries `ids`, a page at a time from `GET /sync/log/{start}`, each
+/// checked against its id. Entries the peer has beyond the certified size are not taken.
+async fn log_statements(peer: &HttpPeer, ids: &[Hash]) -> Result<Vec<Vec<u8>>, JoinError> {
+    let mut statements = Vec::with_capacity(ids.len());
+    while statements.len() < ids.len() {
+        let start = statements.len();
+        let bytes = peer
+            .get(&format!("/sync/log/{start}"), MAX_LOG_PAGE_BYTES)
+            .await?;
+        let page: Vec<ByteBuf> = ciborium::from_reader(bytes.as_slice())
+            .map_err(|e| JoinError::Log(format!("log page at {start}: {e}")))?;
+        if page.is_empty() {
+            return Err(JoinError::Log(format!("an empty log page at {start}")));
+        }
+        for (statement, id) in page.into_iter().zip(&ids[start..]) {
+            if leaf_entry(&statement) != *id {
+                return Err(JoinError::Log(format!(
+                    "the statement served for {} has another id",
+                    hex::encode(id)
+                )));
+            }
+            statements.push(statement.into_vec());
+        }
     }
-    Ok(bytes)
+    Ok(statements)
 }

@@ -124,6 +124,21 @@ async fn a_joiner_copies_a_certified_height_of_a_running_node_and_checks_it() {
             node.shared.store.statement(index).unwrap()
         );
     }
+    // The log came in pages of `GET /sync/log/{start}`: CBOR byte strings in log order.
+    let page = reqwest::get(format!("{base}/sync/log/0"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let page: Vec<serde_bytes::ByteBuf> = ciborium::from_reader(page.as_ref()).unwrap();
+    assert!(!page.is_empty());
+    for (index, statement) in page.iter().enumerate() {
+        assert_eq!(
+            Some(statement.to_vec()),
+            node.shared.store.statement(index as u64).unwrap()
+        );
+    }
     // Importing twice is refused: the store is no longer empty.
     assert!(matches!(
         join::sync_store(&peer, &certified, &state, &store).await,
@@ -182,6 +197,8 @@ async fn the_sync_routes_refuse_bad_requests_with_problems() {
         }
     };
     assert_eq!(status("/sync/state/target/99999999").await, 404);
+    assert_eq!(status("/sync/log/x").await, 400);
+    assert_eq!(status("/sync/log/99999999").await, 404);
     assert_eq!(status("/sync/state/target/-1").await, 400);
     assert_eq!(status("/sync/state/target/1x").await, 400);
 

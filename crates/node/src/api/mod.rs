@@ -67,6 +67,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/sync/state/target/{height}"),
     ("post", "/sync/state/{part}"),
     ("get", "/sync/floor/{height}"),
+    ("get", "/sync/log/{start}"),
     ("get", "/metrics"),
     ("get", "/health"),
 ];
@@ -104,6 +105,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/sync/state/target/{height}", get(sync::target))
         .route("/sync/state/{part}", post(sync::serve))
         .route("/sync/floor/{height}", get(sync::floor))
+        .route("/sync/log/{start}", get(sync::log))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

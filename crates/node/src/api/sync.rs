@@ -1,8 +1,9 @@
 //! Serving joiners: `GET /sync/state/target/{height}` (where a joining validator can sync to),
 //! `POST /sync/state/{part}` (one commonware `qmdb::sync` request for the authenticated state or
 //! the values, answered with its proof) and `GET /sync/floor/{height}` (a finalized block's
-//! header with its finalization certificate). The joiner checks everything against a certified root
-//! (`docs/state.md`, "Joining by state sync"); this side only bounds what it reads.
+//! header with its finalization certificate) and `GET /sync/log/{start}` (the log's statements
+//! in index order, a page at a time). The joiner checks everything against a certified root
+//! (`docs/state.md`, "Joining by state sync"); this side only bounds what it reads and sends.
 
 use std::sync::Arc;
 
@@ -18,6 +19,12 @@ use crate::app::Shared;
 /// Largest encoded sync request: a tag, two locations and a count (commonware's
 /// `Request::MAX_ENCODE_SIZE` is 1 + 2 × 9 + 8 = 27 bytes); anything longer is not a request.
 pub const MAX_SYNC_REQUEST_BYTES: usize = 64;
+
+/// Most statements one `GET /sync/log/{start}` answer carries.
+pub const MAX_SYNC_LOG_STATEMENTS: u64 = 1024;
+/// Most statement bytes one `GET /sync/log/{start}` answer carries: a page ends before the
+/// statement that would exceed it (its first statement is always sent).
+pub const MAX_SYNC_LOG_BYTES: usize = 8 * 1024 * 1024;
 
 fn octets(bytes: Vec<u8>) -> Response {
     let mut resp = (StatusCode::OK, bytes).into_response();
@@ -87,6 +94,55 @@ pub async fn floor(
         serde_bytes::ByteBuf::from(finalization),
     );
     let mut resp = octets(certificate.encode());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/cbor"),
+    );
+    resp
+}
+
+/// `GET /sync/log/{start}`: CBOR array of the statements at log indexes `start, start + 1, …`
+/// (at most [`MAX_SYNC_LOG_STATEMENTS`] and [`MAX_SYNC_LOG_BYTES`]); 404 at or beyond the
+/// log's size.
+pub async fn log(
+    State(s): State<Arc<Shared>>,
+    Path(start): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(start) = decimal(&start) else {
+        return Problem::bad_request("Malformed index", "a log index is a decimal number")
+            .for_request(&headers)
+            .into_response();
+    };
+    let size = s.store.tree_size();
+    if start >= size {
+        return Problem::not_found(format!("the log has {size} entries"))
+            .for_request(&headers)
+            .into_response();
+    }
+    let end = size.min(start.saturating_add(MAX_SYNC_LOG_STATEMENTS));
+    let mut page = Vec::new();
+    let mut bytes = 0usize;
+    for index in start..end {
+        let statement = match s.store.statement(index) {
+            Ok(Some(statement)) => statement,
+            Ok(None) => break,
+            Err(e) => {
+                return Problem::internal(e.to_string())
+                    .for_request(&headers)
+                    .into_response()
+            }
+        };
+        if !page.is_empty() && bytes + statement.len() > MAX_SYNC_LOG_BYTES {
+            break;
+        }
+        bytes += statement.len();
+        page.push(serde_bytes::ByteBuf::from(statement));
+    }
+    let mut body = Vec::with_capacity(bytes + 16 * page.len() + 16);
+    // Writing into a Vec cannot fail, and byte strings always serialize.
+    let _ = ciborium::into_writer(&page, &mut body);
+    let mut resp = octets(body);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/cbor"),
