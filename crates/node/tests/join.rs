@@ -232,3 +232,93 @@ async fn the_sync_routes_refuse_bad_requests_with_problems() {
     assert_eq!(target.height, height);
     node.shutdown().await;
 }
+
+/// A peer in front of `base` that answers everything as `base` does, except the log pages,
+/// whose first statement it replaces by `swap`.
+async fn tampering_peer(base: String, swap: Vec<u8>) -> String {
+    use axum::{body::Bytes, extract::Request, http::StatusCode, response::IntoResponse};
+    let forward = move |request: Request| {
+        let (base, swap) = (base.clone(), swap.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let url = format!("{base}{}", parts.uri);
+            let answer = reqwest::Client::new()
+                .request(parts.method, &url)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let mut bytes: Bytes = answer.bytes().await.unwrap();
+            if parts.uri.path().starts_with("/sync/log/") && status == StatusCode::OK {
+                let mut page: Vec<serde_bytes::ByteBuf> =
+                    ciborium::from_reader(bytes.as_ref()).unwrap();
+                page[0] = serde_bytes::ByteBuf::from(swap);
+                let mut out = Vec::new();
+                ciborium::into_writer(&page, &mut out).unwrap();
+                bytes = out.into();
+            }
+            (status, bytes).into_response()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(forward))
+            .await
+            .unwrap()
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_serving_another_statement_in_a_log_page_is_refused_and_nothing_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dev_node(dir.path()).await;
+    let base = format!("http://{}", node.addr);
+    let genesis = std::fs::read(dir.path().join("genesis.json")).unwrap();
+    let admin: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dev-admin.json")).unwrap()).unwrap();
+    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
+    let key = PrivateKey::from_pkcs8_pem(&pem).unwrap();
+    let sign = |name: &str| {
+        sign_statement(
+            &key,
+            &StatementParams {
+                iss: admin["iss"].as_str().unwrap(),
+                sub: "join-test",
+                iat: 1_764_000_000,
+                content_type: ContentType::Text(kinds::MODEL.into()),
+                payload: &make::model(name, &[]),
+            },
+        )
+    };
+    let resp = post_entry(&reqwest::Client::new(), &base, sign("valve-y")).await;
+    assert_eq!(resp.status().as_u16(), 201);
+    wait_for_height(&node, 3).await;
+
+    // A genuine statement of the same issuer, but not the one the certified log holds.
+    let peer = tampering_peer(base.clone(), sign("valve-z")).await;
+    let joiner = tempfile::tempdir().unwrap();
+    let (state, certified) =
+        join::sync_state(&joiner.path().join("state"), HttpPeer::new(&peer), &genesis)
+            .await
+            .unwrap();
+    assert!(certified.certified_by.anchor.log_size >= 1);
+    let store = proverka_store::Store::open(&joiner.path().join("store")).unwrap();
+    let refused = join::sync_store(&HttpPeer::new(&peer), &certified, &state, &store).await;
+    assert!(
+        matches!(&refused, Err(JoinError::Log(m)) if m.contains("another id")),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!((store.tree_size(), store.applied_height()), (0, 0));
+    assert_eq!(store.floor().unwrap(), None);
+    // The same join through the honest node succeeds: only the tampering was refused.
+    join::sync_store(&HttpPeer::new(&base), &certified, &state, &store)
+        .await
+        .unwrap();
+    assert_eq!(store.tree_size(), certified.certified_by.anchor.log_size);
+    node.shutdown().await;
+}
