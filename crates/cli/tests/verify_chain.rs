@@ -63,20 +63,17 @@ fn a_receipt_of_a_later_committee_verifies_only_through_the_chain() {
     let below_quorum = [net.handover(1, &[0, 1, 2]), net.handover(2, &[0, 2])].concat();
     std::fs::write(p("below-quorum.txt"), below_quorum).unwrap();
     let verify = |chain: Option<&str>| {
-        let mut args = vec![
-            "verify".to_owned(),
-            "--statement".to_owned(),
-            p("s.cose"),
-            "--receipt".to_owned(),
-            p("r.cose"),
-            "--genesis".to_owned(),
-            p("genesis.json"),
+        let (statement, receipt, genesis) = (p("s.cose"), p("r.cose"), p("genesis.json"));
+        let args = [
+            "verify",
+            "--statement",
+            &statement,
+            "--receipt",
+            &receipt,
+            "--genesis",
+            &genesis,
         ];
-        if let Some(file) = chain {
-            args.extend(["--chain".to_owned(), p(file)]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli(&args)
+        cli_with_chain(&args, chain.map(p))
     };
 
     // With the chain: certified by the committee of epoch 2.
@@ -108,6 +105,15 @@ fn a_receipt_of_a_later_committee_verifies_only_through_the_chain() {
     );
 }
 
+/// Runs the CLI with `args`, and `--chain FILE` after them when a chain file is given.
+fn cli_with_chain(args: &[&str], chain: Option<String>) -> (i32, String, String) {
+    let mut args = args.to_vec();
+    if let Some(file) = &chain {
+        args.extend(["--chain", file]);
+    }
+    cli(&args)
+}
+
 #[test]
 fn a_state_proof_of_a_later_committee_verifies_only_through_the_chain() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,18 +123,9 @@ fn a_state_proof_of_a_later_committee_verifies_only_through_the_chain() {
     std::fs::write(p("genesis.json"), &genesis_bytes).unwrap();
     let genesis = node.genesis();
     let verify_state = |proof: &str, chain: Option<&str>| {
-        let mut args = vec![
-            "verify-state".to_owned(),
-            "--proof".to_owned(),
-            p(proof),
-            "--genesis".to_owned(),
-            p("genesis.json"),
-        ];
-        if let Some(file) = chain {
-            args.extend(["--chain".to_owned(), p(file)]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli(&args)
+        let (proof, genesis) = (p(proof), p("genesis.json"));
+        let args = ["verify-state", "--proof", &proof, "--genesis", &genesis];
+        cli_with_chain(&args, chain.map(p))
     };
 
     // A proof that "nobody" has no policy set, once a block certifies an applied height.

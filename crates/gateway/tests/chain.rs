@@ -8,6 +8,10 @@
 //! held stays in force; a chain that cannot be fetched is reported by a refresh and changes
 //! nothing.
 
+// The node tests' dev node (the cli tests include `support/epochs.rs` the same way).
+#[path = "../../node/tests/support/mod.rs"]
+mod node_support;
+
 use std::collections::BTreeSet;
 
 use proverka_consensus::{
@@ -23,7 +27,7 @@ use proverka_lightclient::state_proof::{verify, StateProofBundle};
 use proverka_log::{sign_handover, HandoverError};
 use proverka_node::datadir::{validator_keys_of, DataDir, NodeKeys};
 use proverka_node::handover::committee_of;
-use proverka_node::{start, NodeConfig, RunningNode};
+use proverka_node::RunningNode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The hand-over notes' signing time (POSIX seconds).
@@ -49,16 +53,7 @@ struct Outsider {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        dev: true,
-        genesis: None,
-        p2p: Default::default(),
-        join: None,
-    })
-    .await
-    .expect("start dev node");
+    let node = node_support::dev_node(dir.path()).await;
     let genesis = std::fs::read(dir.path().join("genesis.json")).unwrap();
     let origin = Genesis::from_bytes(&genesis).unwrap().origin;
     let genesis_keys = DataDir::new(dir.path()).load_keys().unwrap();

@@ -3,6 +3,10 @@
 //! delivers what the sender's passport and the owner's Cedar policy allow, refuses the rest
 //! with the reason, and announces status changes as retained messages.
 
+// The node tests' dev node (the cli tests include `support/epochs.rs` the same way).
+#[path = "../../node/tests/support/mod.rs"]
+mod node_support;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
@@ -14,7 +18,7 @@ use proverka_command::{sign_command, Action, Command, DeviceId, Params, SigningK
 use proverka_gateway::{mqtt, Config, Gateway, Recorder};
 use proverka_ledger::kinds;
 use proverka_ledger::make::{self, Birth};
-use proverka_node::{start, NodeConfig, RunningNode};
+use proverka_node::RunningNode;
 use proverka_statement::{sign_statement, ContentType, PrivateKey, StatementParams};
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
@@ -94,16 +98,7 @@ struct Ledger {
 impl Ledger {
     async fn start() -> Ledger {
         let dir = tempfile::tempdir().unwrap();
-        let node = start(NodeConfig {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            dev: true,
-            genesis: None,
-            p2p: Default::default(),
-            join: None,
-        })
-        .await
-        .expect("start dev node");
+        let node = node_support::dev_node(dir.path()).await;
         let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
         Ledger {
             node,

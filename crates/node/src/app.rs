@@ -529,17 +529,17 @@ impl Shared {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        // A node that joined at a floor has no record below it: it cannot check such an
-        // anchor and withholds its vote, as a slow validator would; the others decide.
-        if matches!(self.store.floor(), Ok(Some(floor)) if anchor.height < floor) {
-            tracing::debug!(
-                height = anchor.height,
-                "a block's anchor is below this node's floor"
-            );
-            return false;
-        }
         match self.recorded_anchor(anchor.height) {
             Ok(ours) => ours == *anchor,
+            // A node that joined at a floor has no record below it: it cannot check such an
+            // anchor and withholds its vote, as a slow validator would; the others decide.
+            Err(_) if matches!(self.store.floor(), Ok(Some(floor)) if anchor.height < floor) => {
+                tracing::debug!(
+                    height = anchor.height,
+                    "a block's anchor is below this node's floor"
+                );
+                false
+            }
             Err(e) => {
                 tracing::error!(height = anchor.height, "reading a recorded anchor: {e}");
                 false

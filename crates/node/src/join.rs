@@ -301,7 +301,7 @@ pub async fn join(
     genesis_bytes: &[u8],
     store: &Store,
 ) -> Result<(StateService, CertifiedState), JoinError> {
-    if store.tree_size() != 0 || store.applied_height() != 0 || store.floor()?.is_some() {
+    if !is_fresh(store)? {
         return Err(JoinError::NotFresh(root.to_path_buf()));
     }
     if state_dir.exists() {
@@ -313,6 +313,12 @@ pub async fn join(
     let (state, certified) = sync_state(state_dir, HttpPeer::new(url), genesis_bytes).await?;
     sync_store(&HttpPeer::new(url), &certified, &state, store).await?;
     Ok((state, certified))
+}
+
+/// Whether `store` holds no ledger yet: no entry, no applied block, no imported floor. Only
+/// such a store can join.
+pub fn is_fresh(store: &Store) -> Result<bool, StoreError> {
+    Ok(store.tree_size() == 0 && store.applied_height() == 0 && store.floor()?.is_none())
 }
 
 /// Where consensus starts for a node whose store was imported at a floor: that height and its

@@ -131,18 +131,18 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     let keys = dir.load_keys()?;
     datadir::check_keys_match(&keys, &genesis).map_err(NodeError::Keys)?;
     let store = Store::open(dir.root())?;
-    let mut joined_chain = None;
-    let empty = store.tree_size() == 0 && store.applied_height() == 0 && store.floor()?.is_none();
-    let state = match &cfg.join {
-        Some(url) if empty => {
+    let (state, joined_chain) = match &cfg.join {
+        Some(url) if join::is_fresh(&store)? => {
             let (state, certified) =
                 join::join(url, dir.root(), &dir.state(), &genesis_bytes, &store).await?;
             tracing::info!(height = certified.height, "joined at a certified floor");
-            joined_chain = Some(certified.chain_file);
-            state
+            (state, Some(certified.chain_file))
         }
-        _ => proverka_state::StateService::start(&dir.state())
-            .map_err(|e| NodeError::Other(format!("state database: {e}")))?,
+        _ => (
+            proverka_state::StateService::start(&dir.state())
+                .map_err(|e| NodeError::Other(format!("state database: {e}")))?,
+            None,
+        ),
     };
     let floor = join::start_floor(&store)?;
     let handovers = handover::Handovers::open(

@@ -35,6 +35,15 @@ fn octets(bytes: Vec<u8>) -> Response {
     resp
 }
 
+fn cbor(bytes: Vec<u8>) -> Response {
+    let mut resp = octets(bytes);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/cbor"),
+    );
+    resp
+}
+
 fn problem(headers: &HeaderMap, e: StateError) -> Response {
     let p = match e {
         StateError::SyncTargetUnavailable { .. } => Problem::not_found(e.to_string()),
@@ -93,12 +102,7 @@ pub async fn floor(
         serde_bytes::ByteBuf::from(block.statements_hash().to_vec()),
         serde_bytes::ByteBuf::from(finalization),
     );
-    let mut resp = octets(certificate.encode());
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/cbor"),
-    );
-    resp
+    cbor(certificate.encode())
 }
 
 /// `GET /sync/log/{start}`: CBOR array of the statements at log indexes `start, start + 1, …`
@@ -142,12 +146,7 @@ pub async fn log(
     let mut body = Vec::with_capacity(bytes + 16 * page.len() + 16);
     // Writing into a Vec cannot fail, and byte strings always serialize.
     let _ = ciborium::into_writer(&page, &mut body);
-    let mut resp = octets(body);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/cbor"),
-    );
-    resp
+    cbor(body)
 }
 
 /// A height path segment: decimal digits only.
