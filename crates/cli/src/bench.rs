@@ -29,6 +29,8 @@ pub struct BenchOptions {
     pub statements: usize,
     pub seconds: f64,
     pub fill: u64,
+    /// Statements per bulk request (0: no bulk run).
+    pub bulk: usize,
 }
 
 pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
@@ -39,6 +41,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         "proverka bench: {cores} cores, {} clients, {} statements per algorithm",
         opts.clients, opts.statements
     );
+    check_bulk(opts.bulk)?;
     let ed = PrivateKey::generate(KeyType::Ed25519).map_err(Failure::input)?;
     let p256 = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
 
@@ -73,7 +76,27 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         let stmts = presign(key, iss, opts.statements, name);
         let (rate, p50, p99) = submit_all(&http, &[node.url.clone()], stmts, opts.clients).await?;
         println!("    {name:<8} {rate:>10.0} statements/s   p50 {p50:>6.1} ms   p99 {p99:>6.1} ms   b/a = {:.2}", rate / raw);
-        ratios.push((name, rate / raw));
+        ratios.push((name.to_owned(), rate / raw));
+    }
+
+    // As many statements in flight as (b) has clients × 8, so that the verifier's queue
+    // (8,192) is never the limit.
+    if let Some(requests) = (opts.clients * 8).checked_div(opts.bulk) {
+        let requests = requests.max(1);
+        println!(
+            "\n(b') the same through POST /entries/bulk: {requests} clients, {} statements per request",
+            opts.bulk
+        );
+        for (name, key, iss, raw) in [
+            ("Ed25519", &ed, "bench-ed25519", raw_ed),
+            ("P-256", &p256, "bench-p256", raw_p256),
+        ] {
+            let stmts = presign(key, iss, opts.statements, &format!("{name} bulk"));
+            let (rate, p50, p99) =
+                submit_bulk(&http, &[node.url.clone()], stmts, requests, opts.bulk).await?;
+            println!("    {name:<8} {rate:>10.0} statements/s   p50 {p50:>6.1} ms   p99 {p99:>6.1} ms   b'/a = {:.2}", rate / raw);
+            ratios.push((format!("{name} bulk"), rate / raw));
+        }
     }
 
     print_block_stats(&http, &node.url).await;
@@ -118,6 +141,17 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    Ok(())
+}
+
+/// A `--bulk` value: 0 (no bulk run) to the node's per-request limit.
+pub(crate) fn check_bulk(bulk: usize) -> Result<(), Failure> {
+    let max = proverka_node::api::MAX_BULK_STATEMENTS;
+    if bulk > max {
+        return Err(Failure::input(format!(
+            "--bulk {bulk}: a bulk request holds at most {max} statements"
+        )));
+    }
     Ok(())
 }
 
@@ -192,29 +226,75 @@ pub(crate) async fn submit_all(
     stmts: Vec<Vec<u8>>,
     clients: usize,
 ) -> Result<(f64, f64, f64), Failure> {
+    if urls.is_empty() {
+        return Err(Failure::input("no URL to submit to"));
+    }
+    let (http, urls) = (http.clone(), Arc::new(urls.to_vec()));
     let total = stmts.len();
-    let queue = Arc::new(std::sync::Mutex::new(stmts));
+    drive(stmts, total, clients, move |client, stmt| {
+        let (http, url) = (http.clone(), urls[client % urls.len()].clone());
+        async move { post_statement(&http, &url, stmt).await }
+    })
+    .await
+}
+
+/// Submits every statement in bulk requests of `per_request`, `clients` at a time; returns
+/// (statements per second, p50 ms, p99 ms of a request).
+/// Client `i` sends to `urls[i % n]`.
+pub(crate) async fn submit_bulk(
+    http: &reqwest::Client,
+    urls: &[String],
+    stmts: Vec<Vec<u8>>,
+    clients: usize,
+    per_request: usize,
+) -> Result<(f64, f64, f64), Failure> {
+    if urls.is_empty() {
+        return Err(Failure::input("no URL to submit to"));
+    }
+    let total = stmts.len();
+    let chunks: Vec<Vec<Vec<u8>>> = stmts
+        .chunks(per_request.max(1))
+        .map(|c| c.to_vec())
+        .collect();
+    let (http, urls) = (http.clone(), Arc::new(urls.to_vec()));
+    drive(chunks, total, clients, move |client, chunk| {
+        let (http, url) = (http.clone(), urls[client % urls.len()].clone());
+        async move { post_bulk(&http, &url, chunk).await }
+    })
+    .await
+}
+
+/// Runs `clients` concurrent loops that each take the next job and `send` it, until none is
+/// left; returns (`statements` per second, p50 ms, p99 ms of one job).
+async fn drive<J, F, Fut>(
+    jobs: Vec<J>,
+    statements: usize,
+    clients: usize,
+    send: F,
+) -> Result<(f64, f64, f64), Failure>
+where
+    J: Send + 'static,
+    F: Fn(usize, J) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), Failure>> + Send,
+{
+    let queue = Arc::new(std::sync::Mutex::new(jobs));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for i in 0..clients {
-        let url = urls
-            .get(i % urls.len().max(1))
-            .cloned()
-            .ok_or_else(|| Failure::input("no URL to submit to"))?;
-        let (http, queue) = (http.clone(), queue.clone());
+    for client in 0..clients {
+        let (queue, send) = (queue.clone(), send.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
-                let Some(stmt) = next else { break };
+                let Some(job) = next else { break };
                 let t = Instant::now();
-                post_statement(&http, &url, stmt).await?;
+                send(client, job).await?;
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             Ok::<_, Failure>(latencies)
         }));
     }
-    let mut all = Vec::with_capacity(total);
+    let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.map_err(Failure::network)??);
     }
@@ -225,7 +305,37 @@ pub(crate) async fn submit_all(
             .copied()
             .unwrap_or(0.0)
     };
-    Ok((total as f64 / elapsed, pct(0.5), pct(0.99)))
+    Ok((statements as f64 / elapsed, pct(0.5), pct(0.99)))
+}
+
+/// Submits statements in one bulk request and expects each one answered 201.
+async fn post_bulk(http: &reqwest::Client, url: &str, chunk: Vec<Vec<u8>>) -> Result<(), Failure> {
+    let items: Vec<serde_bytes::ByteBuf> = chunk.into_iter().map(Into::into).collect();
+    let mut body = Vec::new();
+    ciborium::into_writer(&items, &mut body).map_err(Failure::input)?;
+    let resp = http
+        .post(format!("{url}/entries/bulk"))
+        .header("content-type", "application/cbor")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| Failure::network(format!("bulk submit: {e}")))?;
+    if resp.status().as_u16() != 200 {
+        return Err(Failure::refused(format!(
+            "bulk submit answered {}",
+            resp.status()
+        )));
+    }
+    let bytes = resp.bytes().await.map_err(Failure::network)?;
+    let results: Vec<(u16, serde_bytes::ByteBuf, ciborium::Value)> =
+        ciborium::from_reader(bytes.as_ref()).map_err(Failure::input)?;
+    match results.iter().find(|(status, _, _)| *status != 201) {
+        None if results.len() == items.len() => Ok(()),
+        None => Err(Failure::refused("bulk answer with a missing result")),
+        Some((status, _, body)) => Err(Failure::refused(format!(
+            "bulk item answered {status}: {body:?}"
+        ))),
+    }
 }
 
 /// Submits one statement and expects 201 (newly and durably registered).

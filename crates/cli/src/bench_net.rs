@@ -9,7 +9,7 @@ use std::time::Instant;
 use proverka_log::{cosign_checkpoint, sign_checkpoint, sign_tree_head, Hash, NoteKey};
 use proverka_statement::{KeyType, PrivateKey};
 
-use crate::bench::{presign, raw_rate, register_issuer, submit_all};
+use crate::bench::{check_bulk, presign, raw_rate, register_issuer, submit_all, submit_bulk};
 use crate::net;
 use crate::ports::free_base_port;
 use crate::Failure;
@@ -21,6 +21,8 @@ pub struct BenchNetOptions {
     pub clients: usize,
     /// `p256`, `ed25519` or `both`.
     pub alg: String,
+    /// Statements per `POST /entries/bulk` request; 0 submits each with `POST /entries`.
+    pub bulk: usize,
 }
 
 pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
@@ -34,6 +36,7 @@ pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
             )))
         }
     };
+    check_bulk(opts.bulk)?;
     let dir = tempfile::tempdir().map_err(Failure::input)?;
     let base = free_base_port(opts.validators)
         .map_err(Failure::input)?
@@ -45,8 +48,12 @@ pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
         return Err(Failure::network("the validators did not start within 60 s"));
     }
     let admin = load_admin(dir.path())?;
+    let how = match opts.bulk {
+        0 => "one statement per request".to_owned(),
+        n => format!("{n} statements per POST /entries/bulk request"),
+    };
     println!(
-        "{} validators as separate processes on loopback, {} clients spread over them",
+        "{} validators as separate processes on loopback, {} clients spread over them, {how}",
         members.len(),
         opts.clients
     );
@@ -70,7 +77,10 @@ pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
     for (_, name, key, iss) in runs.into_iter().filter(|r| r.0) {
         let stmts = presign(key, iss, opts.statements, name);
         let started = Instant::now();
-        let (rate, p50, p99) = submit_all(&http, &urls, stmts, opts.clients).await?;
+        let (rate, p50, p99) = match opts.bulk {
+            0 => submit_all(&http, &urls, stmts, opts.clients).await?,
+            n => submit_bulk(&http, &urls, stmts, opts.clients, n).await?,
+        };
         println!(
             "{name}: {} statements finalized and answered with a certified receipt: \
              {rate:.0}/s (p50 {p50:.0} ms, p99 {p99:.0} ms) in {:.1} s",

@@ -420,6 +420,10 @@ enum Command {
         /// Afterwards, fill the log to this many entries and report the node's memory.
         #[arg(long, default_value_t = 0)]
         fill: u64,
+        /// Statements per `POST /entries/bulk` request in the bulk registration run (1..=256;
+        /// 0 skips that run).
+        #[arg(long, default_value_t = 64)]
+        bulk: usize,
     },
     /// Measure a network of validators on this machine: certified statements per second,
     /// submit-to-receipt latency, receipt and cosigned checkpoint sizes (BENCHMARKS.md).
@@ -433,6 +437,10 @@ enum Command {
         /// Which statements to submit: `p256`, `ed25519` or `both` (one after the other).
         #[arg(long, default_value = "both")]
         alg: String,
+        /// Statements per `POST /entries/bulk` request (1..=256); 0, the default, submits each
+        /// statement with its own `POST /entries`.
+        #[arg(long, default_value_t = 0)]
+        bulk: usize,
     },
     /// Verify that checkpoint NEW extends checkpoint OLD (append-only), offline with a proof
     /// file or by fetching the proof.
@@ -686,12 +694,14 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             statements,
             clients,
             alg,
+            bulk,
         } => {
             crate::bench_net::run(crate::bench_net::BenchNetOptions {
                 validators,
                 statements,
                 clients,
                 alg,
+                bulk,
             })
             .await
         }
@@ -700,12 +710,14 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             statements,
             seconds,
             fill,
+            bulk,
         } => {
             let opts = crate::bench::BenchOptions {
                 clients,
                 statements,
                 seconds,
                 fill,
+                bulk,
             };
             crate::bench::run(opts).await
         }

@@ -7,10 +7,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ciborium::value::Value;
 use proverka_ledger::Rejection;
 use proverka_statement::{statement_id, SignedStatement, StatementError};
+use serde_bytes::ByteBuf;
 
-use super::{parse_id, Problem, CERTIFY_WAIT, COSE, REGISTRATION_WAIT};
+use super::{
+    parse_id, Problem, CBOR, CERTIFY_WAIT, COSE, MAX_BULK_BODY_BYTES, MAX_BULK_STATEMENTS,
+    REGISTRATION_WAIT,
+};
 use crate::app::{Shared, StoreView};
 use crate::pool::{Outcome, PoolError};
 use crate::verifier::VerifyError;
@@ -37,8 +42,30 @@ async fn register_inner(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    check_content_type(headers)?;
+    check_content_type(headers, COSE, "POST /entries takes a tagged COSE_Sign1")?;
     let body = body.map_err(|e| too_large(e.body_text()))?;
+    match register_statement(s, body).await? {
+        Registered::At { id, index, status } => receipt_response(s, &id, index, status),
+        Registered::Late { id } => Ok(see_other(&id)),
+    }
+}
+
+/// What a registration came to, before it is put into an HTTP answer.
+enum Registered {
+    /// In the log at `index`: `201 Created` if this request registered it, `200 OK` if it was
+    /// there already.
+    At {
+        id: [u8; 32],
+        index: u64,
+        status: StatusCode,
+    },
+    /// Accepted, but its block took longer than [`REGISTRATION_WAIT`] (`303 See Other`).
+    Late { id: [u8; 32] },
+}
+
+/// Registers one statement: every check of `POST /entries` after the media type, then the wait
+/// for its block. Shared by the single and the bulk route, so both accept and refuse alike.
+async fn register_statement(s: &Shared, body: Bytes) -> Result<Registered, Problem> {
     let limits = s.rules.limits();
     if body.len() > limits.max_statement_bytes {
         return Err(too_large(format!("{} bytes", body.len())));
@@ -46,7 +73,8 @@ async fn register_inner(
     let stmt = SignedStatement::parse(&body, limits).map_err(malformed)?;
     let id = statement_id(&body);
     if let Some(index) = s.store.index_of(&id).map_err(internal)? {
-        return receipt_response(s, &id, index, StatusCode::OK);
+        let status = StatusCode::OK;
+        return Ok(Registered::At { id, index, status });
     }
     // Every rule except the signature here; the signature in a batch on the verifier's
     // threads (`crate::verifier`), with the same verdict as checking it inline.
@@ -72,7 +100,8 @@ async fn register_inner(
     match tokio::time::timeout(REGISTRATION_WAIT, waiter).await {
         Ok(Ok(Outcome::Registered { index })) => {
             wait_for_quorum(s, index).await;
-            receipt_response(s, &id, index, StatusCode::CREATED)
+            let status = StatusCode::CREATED;
+            Ok(Registered::At { id, index, status })
         }
         Ok(Ok(Outcome::Rejected { reason })) => Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -84,8 +113,108 @@ async fn register_inner(
             "Shutting down",
             "the node stopped before the statement's block was applied; resubmit",
         )),
-        Err(_) => Ok(see_other(&id)),
+        Err(_) => Ok(Registered::Late { id }),
     }
+}
+
+/// `POST /entries/bulk`: up to [`MAX_BULK_STATEMENTS`] statements in one request (a CBOR array
+/// of byte strings, `docs/api.md`), for gateways that relay many devices. Each statement goes
+/// through exactly the checks and the wait of `POST /entries`, concurrently; the answer lists
+/// one result per statement, in order, once every one has its outcome. A refusal of one
+/// statement changes nothing for the others; a malformed request registers none.
+pub async fn register_bulk(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match bulk_inner(&s, &headers, body).await {
+        Ok(resp) => resp,
+        Err(problem) => {
+            s.metrics.submissions_refused.inc();
+            problem.for_request(&headers).into_response()
+        }
+    }
+}
+
+async fn bulk_inner(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    check_content_type(
+        headers,
+        CBOR,
+        "POST /entries/bulk takes a CBOR array of statements",
+    )?;
+    let body = body.map_err(|e| bulk_too_large(e.body_text()))?;
+    let statements = decode_bulk(&body)?;
+    let outcomes = futures::future::join_all(
+        statements
+            .into_iter()
+            .map(|stmt| async move { (statement_id(&stmt), register_statement(s, stmt).await) }),
+    )
+    .await;
+    let mut results = Vec::with_capacity(outcomes.len());
+    for (id, outcome) in outcomes {
+        results.push(bulk_result(s, id, outcome)?);
+    }
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, and these values always serialize.
+    let _ = ciborium::into_writer(&Value::Array(results), &mut out);
+    let mut resp = out.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CBOR));
+    Ok(resp)
+}
+
+/// The statements of a bulk request: a CBOR array of 1 to [`MAX_BULK_STATEMENTS`] byte strings,
+/// nothing after it. The body is already bounded by [`MAX_BULK_BODY_BYTES`].
+fn decode_bulk(body: &Bytes) -> Result<Vec<Bytes>, Problem> {
+    let bad = |detail: String| Problem::bad_request("Malformed bulk request", detail);
+    let mut reader = body.as_ref();
+    let items: Vec<ByteBuf> = ciborium::from_reader(&mut reader)
+        .map_err(|e| bad(format!("not a CBOR array of byte strings: {e}")))?;
+    if !reader.is_empty() {
+        return Err(bad(format!("{} bytes after the array", reader.len())));
+    }
+    if items.is_empty() || items.len() > MAX_BULK_STATEMENTS {
+        return Err(bad(format!(
+            "{} statements; a bulk request holds 1 to {MAX_BULK_STATEMENTS}",
+            items.len()
+        )));
+    }
+    Ok(items
+        .into_iter()
+        .map(|b| Bytes::from(b.into_vec()))
+        .collect())
+}
+
+/// One statement's result in a bulk answer, with its receipt fetched when it is in the log.
+fn bulk_result(
+    s: &Shared,
+    id: [u8; 32],
+    outcome: Result<Registered, Problem>,
+) -> Result<Value, Problem> {
+    Ok(match outcome {
+        Ok(Registered::At { index, status, .. }) => {
+            let receipt = s.receipt(index).map_err(Problem::internal)?;
+            bulk_item(status, &id, Value::Bytes(receipt))
+        }
+        Ok(Registered::Late { .. }) => bulk_item(StatusCode::SEE_OTHER, &id, Value::Null),
+        Err(problem) => {
+            s.metrics.submissions_refused.inc();
+            bulk_item(problem.status, &id, problem.cbor_value())
+        }
+    })
+}
+
+/// `[status, entry id, receipt / problem / null]` (`bulk-result` in `docs/api.md`).
+fn bulk_item(status: StatusCode, id: &[u8; 32], body: Value) -> Value {
+    Value::Array(vec![
+        Value::Integer(status.as_u16().into()),
+        Value::Bytes(id.to_vec()),
+        body,
+    ])
 }
 
 /// Waits (at most [`CERTIFY_WAIT`]) until a quorum checkpoint covers the entry, so that the
@@ -96,19 +225,19 @@ async fn wait_for_quorum(s: &Shared, index: u64) {
     let _ = tokio::time::timeout(CERTIFY_WAIT, certified.wait_for(|size| index < *size)).await;
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+fn check_content_type(headers: &HeaderMap, want: &str, what: &str) -> Result<(), Problem> {
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let essence = ctype.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case(COSE) {
+    if essence.eq_ignore_ascii_case(want) {
         Ok(())
     } else {
         Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported media type",
-            format!("POST /entries takes {COSE} (a tagged COSE_Sign1), not {ctype:?}"),
+            format!("{what} ({want}), not {ctype:?}"),
         ))
     }
 }
@@ -121,6 +250,14 @@ fn too_large(detail: impl std::fmt::Display) -> Problem {
             "a signed statement may be at most {} bytes: {detail}",
             proverka_statement::MAX_STATEMENT_BYTES
         ),
+    )
+}
+
+fn bulk_too_large(detail: impl std::fmt::Display) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Bulk request too large",
+        format!("a bulk request may be at most {MAX_BULK_BODY_BYTES} bytes: {detail}"),
     )
 }
 
@@ -273,5 +410,77 @@ mod tests {
         assert!(p.detail.contains("full"), "{}", p.detail);
         let p = unverified(VerifyError::Stopped);
         assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    fn encoded(v: &Value) -> String {
+        let mut out = Vec::new();
+        ciborium::into_writer(v, &mut out).unwrap();
+        hex::encode(out)
+    }
+
+    /// Golden bytes of `bulk-result` (docs/api.md): a refusal and a late statement.
+    #[test]
+    fn bulk_results_keep_their_encoding() {
+        let id = [0x11; 32];
+        let refusal = Problem::new(StatusCode::FORBIDDEN, "Unknown issuer", "kid 00");
+        assert_eq!(
+            encoded(&bulk_item(refusal.status, &id, refusal.cbor_value())),
+            format!(
+                "83190193 5820{} a2 20 6e556e6b6e6f776e20697373756572 21 666b6964203030",
+                "11".repeat(32)
+            )
+            .replace(' ', "")
+        );
+        assert_eq!(
+            encoded(&bulk_item(StatusCode::SEE_OTHER, &id, Value::Null)),
+            format!("8319012f5820{}f6", "11".repeat(32))
+        );
+        let receipt = Value::Bytes(vec![0xd2, 0x84]);
+        assert_eq!(
+            encoded(&bulk_item(StatusCode::CREATED, &id, receipt)),
+            format!("8318c95820{}42d284", "11".repeat(32))
+        );
+    }
+
+    #[test]
+    fn a_bulk_body_is_an_array_of_1_to_256_byte_strings_and_nothing_after() {
+        let body = |v: &Value| {
+            let mut out = Vec::new();
+            ciborium::into_writer(v, &mut out).unwrap();
+            Bytes::from(out)
+        };
+        let two = Value::Array(vec![Value::Bytes(vec![1]), Value::Bytes(vec![2, 3])]);
+        let got = decode_bulk(&body(&two)).unwrap();
+        assert_eq!(
+            got,
+            vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])]
+        );
+        let full = Value::Array(vec![Value::Bytes(vec![0]); MAX_BULK_STATEMENTS]);
+        assert_eq!(
+            decode_bulk(&body(&full)).unwrap().len(),
+            MAX_BULK_STATEMENTS
+        );
+
+        let over = Value::Array(vec![Value::Bytes(vec![0]); MAX_BULK_STATEMENTS + 1]);
+        let mut trailing = body(&two).to_vec();
+        trailing.push(0);
+        for (bad, why) in [
+            (body(&Value::Array(vec![])), "1 to 256"),
+            (body(&over), "257 statements"),
+            (
+                body(&Value::Array(vec![Value::Text("x".into())])),
+                "byte strings",
+            ),
+            (body(&Value::Map(vec![])), "byte strings"),
+            (Bytes::from_static(&[0x82, 0x41]), "byte strings"),
+            (Bytes::from(trailing), "1 bytes after the array"),
+        ] {
+            let p = decode_bulk(&bad).unwrap_err();
+            assert_eq!(
+                (p.status, p.title),
+                (StatusCode::BAD_REQUEST, "Malformed bulk request")
+            );
+            assert!(p.detail.contains(why), "{why}: {}", p.detail);
+        }
     }
 }

@@ -37,10 +37,18 @@ pub const REGISTRATION_WAIT: Duration = Duration::from_secs(10);
 pub const CERTIFY_WAIT: Duration = Duration::from_secs(2);
 /// Media type of signed statements and receipts.
 pub const COSE: &str = "application/cose";
+/// Media type of CBOR bodies that are not COSE (bulk requests and answers, state proofs).
+pub const CBOR: &str = "application/cbor";
+/// Most statements in one `POST /entries/bulk`.
+pub const MAX_BULK_STATEMENTS: usize = 256;
+/// Largest `POST /entries/bulk` body: 8 MiB, room for 128 statements at the 64 KiB limit, or
+/// 256 of up to ~32 KiB (device statements are typically under 1 KiB).
+pub const MAX_BULK_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// The routes, as listed in `docs/openapi.yaml` (a test checks they agree).
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/entries"),
+    ("post", "/entries/bulk"),
     ("get", "/entries/{id}"),
     ("get", "/entries/{id}/statement"),
     ("get", "/entries/{id}/inclusion-proof"),
@@ -76,6 +84,10 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/entries", post(entries::register))
+        .route(
+            "/entries/bulk",
+            post(entries::register_bulk).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
+        )
         .route("/entries/{id}", get(entries::receipt))
         .route("/entries/{id}/statement", get(entries::statement))
         .route("/entries/{id}/inclusion-proof", get(proofs::inclusion))

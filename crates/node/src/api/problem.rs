@@ -46,8 +46,9 @@ impl Problem {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", detail)
     }
 
-    fn cbor(&self) -> Vec<u8> {
-        let map = Value::Map(vec![
+    /// The RFC 9290 map `{-1: title, -2: detail}`, also one item of a bulk answer.
+    pub fn cbor_value(&self) -> Value {
+        Value::Map(vec![
             (
                 Value::Integer(Integer::from(-1)),
                 Value::Text(self.title.to_owned()),
@@ -56,9 +57,12 @@ impl Problem {
                 Value::Integer(Integer::from(-2)),
                 Value::Text(self.detail.clone()),
             ),
-        ]);
+        ])
+    }
+
+    fn cbor(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let _ = ciborium::into_writer(&map, &mut out);
+        let _ = ciborium::into_writer(&self.cbor_value(), &mut out);
         out
     }
 

@@ -29,10 +29,8 @@ const MAX_ATTEMPTS: usize = 4;
 
 fn cbor_response(bytes: Vec<u8>) -> Response {
     let mut resp = (StatusCode::OK, bytes).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/cbor"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(super::CBOR));
     resp
 }
 

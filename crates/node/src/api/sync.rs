@@ -37,10 +37,8 @@ fn octets(bytes: Vec<u8>) -> Response {
 
 fn cbor(bytes: Vec<u8>) -> Response {
     let mut resp = octets(bytes);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/cbor"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(super::CBOR));
     resp
 }
 

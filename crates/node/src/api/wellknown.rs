@@ -38,7 +38,7 @@ pub async fn configuration(State(s): State<Arc<Shared>>, headers: HeaderMap) -> 
     }
     let mut body = Vec::new();
     let _ = ciborium::into_writer(&value, &mut body);
-    with_type(body, "application/cbor")
+    with_type(body, super::CBOR)
 }
 
 /// The receipt verification keys as a COSE_KeySet, each key with its `kid` (label 2) set to its
