@@ -30,6 +30,13 @@ use tracing::{debug, error, warn};
 
 /// How often an idle leader asks [`Application::take_batch`] for statements.
 pub const PROPOSE_POLL_INTERVAL: Duration = Duration::from_millis(1);
+/// How many blocks above the last one its application applied a leader may build on before it
+/// holds its proposal (at most [`MAX_APPLY_WAIT`]): one block being applied, one in consensus.
+pub const MAX_APPLY_LAG: u64 = 2;
+/// The longest a leader holds its proposal for its application to catch up. Well under the
+/// leader timeout (`max_idle` + 1 s), so a validator that lags for long (catching up after a
+/// restart) still leads its views, only later.
+pub const MAX_APPLY_WAIT: Duration = Duration::from_millis(100);
 /// How far ahead of a validator's clock a block timestamp may be before the validator withholds
 /// its vote (it waits until its clock catches up rather than rejecting; see `docs/blocks.md`).
 pub const MAX_TIMESTAMP_AHEAD_MS: u64 = 2_000;
@@ -286,6 +293,31 @@ impl<A: Application> LedgerApp<A> {
     }
 }
 
+/// Back-pressure: while the application is more than [`MAX_APPLY_LAG`] blocks below the parent,
+/// wait (at most [`MAX_APPLY_WAIT`], and not past the idle `deadline`). Statements keep arriving
+/// in the pool meanwhile, so the next block carries all of them and the per-block cost of
+/// applying (the commits and their fsyncs) is paid once for many; without it, a leader whose
+/// apply lags keeps proposing small blocks, each paying that cost, and the apply falls further
+/// behind (BENCHMARKS.md).
+async fn wait_for_apply<E: Clock>(
+    shared: &Shared,
+    runtime: &E,
+    parent_height: u64,
+    deadline: SystemTime,
+) {
+    let until = (runtime.current() + MAX_APPLY_WAIT).min(deadline);
+    let lags = || {
+        parent_height
+            > shared
+                .applied_height()
+                .unwrap_or(0)
+                .saturating_add(MAX_APPLY_LAG)
+    };
+    while lags() && runtime.current() < until {
+        runtime.sleep(PROPOSE_POLL_INTERVAL).await;
+    }
+}
+
 type ConsensusContext = Context<sha256::Digest, ed::PublicKey>;
 
 impl<E, A> commonware_consensus::Application<E> for LedgerApp<A>
@@ -316,6 +348,7 @@ where
             + self
                 .max_idle
                 .saturating_sub(Duration::from_millis(since_parent));
+        wait_for_apply(&self.shared, &runtime, parent.height, deadline).await;
         let mut batch = Batch::new(self.shared.clone());
         loop {
             batch.fill(&self.app);
@@ -507,5 +540,56 @@ pub(crate) async fn deliver<E, A>(
         Shared::set_max(&shared.applied, height);
         Shared::set_max(&shared.tip, height);
         ack.acknowledge();
+    }
+}
+
+#[cfg(test)]
+mod back_pressure {
+    use super::*;
+    use commonware_runtime::{deterministic, Runner as _, Supervisor as _};
+
+    /// How long `wait_for_apply` holds a proposal on parent height 10, with the application at
+    /// `applied`, an idle deadline `deadline_ms` away, and the application reaching height 8
+    /// after `catches_up_ms` if given.
+    fn held_ms(applied: u64, deadline_ms: u64, catches_up_ms: Option<u64>) -> u128 {
+        deterministic::Runner::default().start(|context| async move {
+            let shared = Arc::new(Shared::new(Some(applied)));
+            if let Some(ms) = catches_up_ms {
+                let shared = shared.clone();
+                context.child("apply").spawn(move |clock| async move {
+                    clock.sleep(Duration::from_millis(ms)).await;
+                    Shared::set_max(&shared.applied, 8);
+                });
+            }
+            let start = context.current();
+            let deadline = start + Duration::from_millis(deadline_ms);
+            wait_for_apply(&shared, &context, 10, deadline).await;
+            context.current().duration_since(start).unwrap().as_millis()
+        })
+    }
+
+    #[test]
+    fn a_leader_whose_application_keeps_up_proposes_at_once() {
+        assert_eq!(
+            held_ms(8, 1_000, None),
+            0,
+            "two blocks above the applied one is allowed"
+        );
+        assert_eq!(held_ms(9, 1_000, None), 0);
+    }
+
+    #[test]
+    fn a_leader_whose_application_lags_holds_its_proposal_until_it_catches_up() {
+        let held = held_ms(5, 1_000, Some(40));
+        assert!((40..=41).contains(&held), "held {held} ms");
+    }
+
+    #[test]
+    fn the_hold_is_bounded_by_max_apply_wait_and_by_the_idle_deadline() {
+        let max = MAX_APPLY_WAIT.as_millis();
+        let held = held_ms(0, 1_000, None);
+        assert!((max..=max + 1).contains(&held), "held {held} ms");
+        let held = held_ms(0, 30, None);
+        assert!((30..=31).contains(&held), "held {held} ms");
     }
 }

@@ -33,7 +33,9 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 
-pub use app::{Application, MAX_TIMESTAMP_AHEAD_MS, PROPOSE_POLL_INTERVAL};
+pub use app::{
+    Application, MAX_APPLY_LAG, MAX_APPLY_WAIT, MAX_TIMESTAMP_AHEAD_MS, PROPOSE_POLL_INTERVAL,
+};
 pub use block::{
     digest_from_parts, header_facts, Anchor, Block, BlockContext, BlockError, HeaderFacts,
     ANCHOR_BYTES, BLOCK_FORMAT_VERSION, GENESIS_LEADER, HEADER_BYTES, MAX_BLOCK_BYTES,
