@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub fill: u64,
     /// Statements per bulk request (0: no bulk run).
     pub bulk: usize,
+    /// Concurrent clients asking for inclusion proofs.
+    pub proof_clients: usize,
 }
 
 pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
@@ -103,10 +105,10 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
 
     println!(
         "\n(c) inclusion proofs over HTTP ({} clients, {:.1} s)",
-        opts.clients, opts.seconds
+        opts.proof_clients, opts.seconds
     );
     let ids = sample_ids(&node.url, &http).await?;
-    let proofs = proof_rate(&http, &node.url, &ids, opts.clients, opts.seconds).await?;
+    let proofs = proof_rate(&http, &node.url, &ids, opts.proof_clients, opts.seconds).await?;
     println!("    {proofs:>10.0} proofs/s");
 
     println!("\n(d) node memory");
@@ -120,6 +122,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
             "bench-ed25519",
             opts.fill - size,
             opts.clients,
+            opts.bulk,
         )
         .await?;
         let size = tree_size(&http, &node.url).await?;
@@ -455,7 +458,8 @@ async fn proof_rate(
     Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Registers `n` more statements, signing in chunks so the load generator's memory stays small.
+/// Registers `n` more statements, signing in chunks so the load generator's memory stays small;
+/// in bulk requests as in (b') unless `bulk` is 0.
 async fn fill(
     http: &reqwest::Client,
     url: &str,
@@ -463,6 +467,7 @@ async fn fill(
     iss: &str,
     n: u64,
     clients: usize,
+    bulk: usize,
 ) -> Result<(), Failure> {
     const CHUNK: u64 = 20_000;
     let started = Instant::now();
@@ -472,7 +477,11 @@ async fn fill(
         let stmts: Vec<Vec<u8>> = (0..take)
             .map(|i| statement(key, iss, 50_000_000 + (done + i) as usize, 200))
             .collect();
-        submit_all(http, &[url.to_owned()], stmts, clients).await?;
+        let urls = [url.to_owned()];
+        match (clients * 8).checked_div(bulk) {
+            Some(requests) => submit_bulk(http, &urls, stmts, requests.max(1), bulk).await?,
+            None => submit_all(http, &urls, stmts, clients).await?,
+        };
         done += take;
         eprint!(
             "\r    filled {done}/{n} ({:.0}/s incl. signing)",

@@ -424,6 +424,11 @@ enum Command {
         /// 0 skips that run).
         #[arg(long, default_value_t = 64)]
         bulk: usize,
+        /// Concurrent clients in the inclusion-proof run. Fewer connections than the
+        /// registration runs: proofs answer at once, and on two shared cores 64 connections
+        /// serve more proofs per second than 512 (BENCHMARKS.md).
+        #[arg(long, default_value_t = 64)]
+        proof_clients: usize,
     },
     /// Measure a network of validators on this machine: certified statements per second,
     /// submit-to-receipt latency, receipt and cosigned checkpoint sizes (BENCHMARKS.md).
@@ -711,6 +716,7 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
             seconds,
             fill,
             bulk,
+            proof_clients,
         } => {
             let opts = crate::bench::BenchOptions {
                 clients,
@@ -718,6 +724,7 @@ async fn dispatch(cmd: Command) -> Result<(), Failure> {
                 seconds,
                 fill,
                 bulk,
+                proof_clients: proof_clients.max(1),
             };
             crate::bench::run(opts).await
         }
