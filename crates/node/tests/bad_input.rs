@@ -3,39 +3,15 @@
 
 use coset::iana::{self, EnumI64};
 use coset::{CborSerializable, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
-use proverka_node::RunningNode;
 use proverka_statement::{
     sig_structure, sign_statement, ContentType, KeyType, PrivateKey, StatementParams,
 };
 use serde_json::Value;
 
 mod support;
-use support::{dev_node, post_entry};
-
-struct Harness {
-    node: RunningNode,
-    admin: PrivateKey,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let node = dev_node(dir.path()).await;
-    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
-    Harness {
-        node,
-        admin: PrivateKey::from_pkcs8_pem(&pem).unwrap(),
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
+use support::{post_entry, Harness};
 
 impl Harness {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.node.addr, path)
-    }
-
     async fn post(&self, body: Vec<u8>) -> (u16, Value) {
         let resp = post_entry(&self.http, &self.url(""), body).await;
         let status = resp.status().as_u16();
@@ -128,7 +104,7 @@ fn claims(iss: ciborium::Value) -> Option<Vec<(i64, ciborium::Value)>> {
 
 #[tokio::test]
 async fn every_bad_submission_is_refused_with_a_clear_problem_and_changes_nothing() {
-    let h = harness().await;
+    let h = Harness::start().await;
     // Something is in the log first, so "unchanged" is meaningful.
     let (status, _) = h.post(h.good(b"{\"seed\":1}")).await;
     assert_eq!(status, 201);
@@ -212,7 +188,7 @@ async fn every_bad_submission_is_refused_with_a_clear_problem_and_changes_nothin
 
 #[tokio::test]
 async fn a_resubmitted_statement_gets_the_same_entry_and_no_second_leaf() {
-    let h = harness().await;
+    let h = Harness::start().await;
     let stmt = h.good(b"{\"valve\":\"open\"}");
     let first = h
         .http
@@ -249,7 +225,7 @@ async fn a_resubmitted_statement_gets_the_same_entry_and_no_second_leaf() {
 
 #[tokio::test]
 async fn problems_are_concise_cbor_unless_json_is_asked_for() {
-    let h = harness().await;
+    let h = Harness::start().await;
     let resp = h
         .http
         .post(h.url("/entries"))

@@ -2,31 +2,11 @@
 //! /entries` would answer it, in order; a malformed request registers nothing.
 
 use ciborium::Value;
-use proverka_node::RunningNode;
 use proverka_statement::{sign_statement, ContentType, KeyType, PrivateKey, StatementParams};
 use serde_bytes::ByteBuf;
 
 mod support;
-use support::{dev_node, post_entry};
-
-struct Harness {
-    node: RunningNode,
-    admin: PrivateKey,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let node = dev_node(dir.path()).await;
-    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
-    Harness {
-        node,
-        admin: PrivateKey::from_pkcs8_pem(&pem).unwrap(),
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
+use support::{post_entry, Harness};
 
 fn sign(key: &PrivateKey, iss: &str, payload: &str) -> Vec<u8> {
     sign_statement(
@@ -56,10 +36,6 @@ fn array_of(statements: &[Vec<u8>]) -> Vec<u8> {
 type BulkResult = (u16, ByteBuf, Value);
 
 impl Harness {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.node.addr, path)
-    }
-
     async fn bulk(&self, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
         let resp = self
             .http
@@ -109,7 +85,7 @@ fn title(problem: &Value) -> String {
 
 #[tokio::test]
 async fn each_statement_of_a_bulk_request_is_answered_as_its_own_post_would_be() {
-    let h = harness().await;
+    let h = Harness::start().await;
     let earlier = sign(&h.admin, "dev-admin", r#"{"kwh":1}"#);
     assert_eq!(
         post_entry(&h.http, &h.url(""), earlier.clone())
@@ -173,7 +149,7 @@ async fn each_statement_of_a_bulk_request_is_answered_as_its_own_post_would_be()
 
 #[tokio::test]
 async fn the_same_statement_twice_in_one_request_is_one_entry() {
-    let h = harness().await;
+    let h = Harness::start().await;
     let stmt = sign(&h.admin, "dev-admin", r#"{"kwh":7}"#);
     let size_before = h.node.shared.head().size;
     let (status, body) = h
@@ -191,7 +167,7 @@ async fn the_same_statement_twice_in_one_request_is_one_entry() {
 
 #[tokio::test]
 async fn a_malformed_bulk_request_is_refused_whole_and_registers_nothing() {
-    let h = harness().await;
+    let h = Harness::start().await;
     let good = |n: usize| sign(&h.admin, "dev-admin", &format!(r#"{{"kwh":{n}}}"#));
     let too_many: Vec<Vec<u8>> = (0..257).map(good).collect();
     let mut trailing = array_of(&[good(1)]);

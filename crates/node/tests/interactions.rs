@@ -9,39 +9,15 @@ use proverka_command::{
 use proverka_ledger::interaction::GatewayVerdict;
 use proverka_ledger::kinds;
 use proverka_ledger::make::{self, Birth};
-use proverka_node::RunningNode;
 use proverka_statement::{
     sign_statement, statement_id, ContentType, KeyType, PrivateKey, StatementParams,
 };
 use serde_json::Value;
 
 mod support;
-use support::{dev_node, post_entry};
-
-struct Harness {
-    node: RunningNode,
-    admin: PrivateKey,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let node = dev_node(dir.path()).await;
-    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
-    Harness {
-        node,
-        admin: PrivateKey::from_pkcs8_pem(&pem).unwrap(),
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
+use support::{post_entry, Harness};
 
 impl Harness {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.node.addr, path)
-    }
-
     /// Registers a statement signed by the dev admin (every role; owner of what it births);
     /// returns its entry id.
     async fn register(&self, kind: &str, payload: &[u8]) -> [u8; 32] {
@@ -92,7 +68,7 @@ impl Harness {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recorded_command_is_listed_for_both_devices_with_its_receipt() {
-    let h = harness().await;
+    let h = Harness::start().await;
     let seed = [0x5e; 32];
     h.register(kinds::MODEL, &make::model("valve-x", &[])).await;
     h.birth(b"ctl-1", &PrivateKey::from_ed25519_seed(seed).public_key())
