@@ -154,10 +154,10 @@ async fn bulk_inner(
             .map(|stmt| async move { (statement_id(&stmt), register_statement(s, stmt).await) }),
     )
     .await;
-    let mut results = Vec::with_capacity(outcomes.len());
-    for (id, outcome) in outcomes {
-        results.push(bulk_result(s, id, outcome)?);
-    }
+    let results = outcomes
+        .into_iter()
+        .map(|(id, outcome)| bulk_result(s, id, outcome))
+        .collect();
     let mut out = Vec::new();
     // Writing into a Vec cannot fail, and these values always serialize.
     let _ = ciborium::into_writer(&Value::Array(results), &mut out);
@@ -189,23 +189,24 @@ fn decode_bulk(body: &Bytes) -> Result<Vec<Bytes>, Problem> {
         .collect())
 }
 
-/// One statement's result in a bulk answer, with its receipt fetched when it is in the log.
-fn bulk_result(
-    s: &Shared,
-    id: [u8; 32],
-    outcome: Result<Registered, Problem>,
-) -> Result<Value, Problem> {
-    Ok(match outcome {
-        Ok(Registered::At { index, status, .. }) => {
-            let receipt = s.receipt(index).map_err(Problem::internal)?;
-            bulk_item(status, &id, Value::Bytes(receipt))
-        }
-        Ok(Registered::Late { .. }) => bulk_item(StatusCode::SEE_OTHER, &id, Value::Null),
+/// One statement's result in a bulk answer, with its receipt fetched when it is in the log. A
+/// receipt that cannot be built is that statement's 500 problem, not the whole request's: the
+/// others' outcomes still reach the gateway.
+fn bulk_result(s: &Shared, id: [u8; 32], outcome: Result<Registered, Problem>) -> Value {
+    let outcome = outcome.and_then(|registered| match registered {
+        Registered::At { index, status, .. } => s
+            .receipt(index)
+            .map(|receipt| (status, Value::Bytes(receipt)))
+            .map_err(Problem::internal),
+        Registered::Late { .. } => Ok((StatusCode::SEE_OTHER, Value::Null)),
+    });
+    match outcome {
+        Ok((status, body)) => bulk_item(status, &id, body),
         Err(problem) => {
             s.metrics.submissions_refused.inc();
             bulk_item(problem.status, &id, problem.cbor_value())
         }
-    })
+    }
 }
 
 /// `[status, entry id, receipt / problem / null]` (`bulk-result` in `docs/api.md`).
