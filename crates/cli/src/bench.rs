@@ -389,12 +389,15 @@ fn full_bundle(n: u64) -> Result<String, Failure> {
     Ok(tile.path())
 }
 
-/// Entry ids of up to 10,000 registered statements, read from the entry bundles.
+/// Entry ids of up to 10,240 registered statements, read from up to 40 full entry bundles
+/// spread evenly over the whole log (so proofs are asked for old and recent entries alike).
 async fn sample_ids(url: &str, http: &reqwest::Client) -> Result<Vec<String>, Failure> {
     let size = tree_size(http, url).await?;
     let mut ids = Vec::new();
-    let bundles = (size / 256).min(40);
-    for n in 0..bundles {
+    let full = size / 256;
+    let bundles = full.min(40);
+    let step = full.checked_div(bundles).unwrap_or(1);
+    for n in (0..bundles).map(|i| i * step) {
         let bytes = http
             .get(format!("{url}/{}", full_bundle(n)?))
             .send()
