@@ -81,10 +81,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         ratios.push((name.to_owned(), rate / raw));
     }
 
-    // As many statements in flight as (b) has clients × 8, so that the verifier's queue
-    // (8,192) is never the limit.
-    if let Some(requests) = (opts.clients * 8).checked_div(opts.bulk) {
-        let requests = requests.max(1);
+    if let Some(requests) = bulk_requests(opts.clients, opts.bulk) {
         println!(
             "\n(b') the same through POST /entries/bulk: {requests} clients, {} statements per request",
             opts.bulk
@@ -145,6 +142,13 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
             .join(", ")
     );
     Ok(())
+}
+
+/// Bulk requests in flight for `clients` clients, `None` when `bulk` is 0 (no bulk run): as
+/// many statements in flight as `clients` × 8, so that the node's verifier queue (8,192) is
+/// never the limit.
+fn bulk_requests(clients: usize, bulk: usize) -> Option<usize> {
+    (clients * 8).checked_div(bulk).map(|n| n.max(1))
 }
 
 /// A `--bulk` value: 0 (no bulk run) to the node's per-request limit.
@@ -481,8 +485,8 @@ async fn fill(
             .map(|i| statement(key, iss, 50_000_000 + (done + i) as usize, 200))
             .collect();
         let urls = [url.to_owned()];
-        match (clients * 8).checked_div(bulk) {
-            Some(requests) => submit_bulk(http, &urls, stmts, requests.max(1), bulk).await?,
+        match bulk_requests(clients, bulk) {
+            Some(requests) => submit_bulk(http, &urls, stmts, requests, bulk).await?,
             None => submit_all(http, &urls, stmts, clients).await?,
         };
         done += take;

@@ -44,7 +44,8 @@ async fn register_inner(
 ) -> Result<Response, Problem> {
     check_content_type(headers, COSE, "POST /entries takes a tagged COSE_Sign1")?;
     let body = body.map_err(|e| too_large(e.body_text()))?;
-    match register_statement(s, body).await? {
+    let id = statement_id(&body);
+    match register_statement(s, id, body).await? {
         Registered::At { id, index, status } => receipt_response(s, &id, index, status),
         Registered::Late { id } => Ok(see_other(&id)),
     }
@@ -65,13 +66,13 @@ enum Registered {
 
 /// Registers one statement: every check of `POST /entries` after the media type, then the wait
 /// for its block. Shared by the single and the bulk route, so both accept and refuse alike.
-async fn register_statement(s: &Shared, body: Bytes) -> Result<Registered, Problem> {
+/// `id` is the statement's entry id (`statement_id(&body)`), computed once by the caller.
+async fn register_statement(s: &Shared, id: [u8; 32], body: Bytes) -> Result<Registered, Problem> {
     let limits = s.rules.limits();
     if body.len() > limits.max_statement_bytes {
         return Err(too_large(format!("{} bytes", body.len())));
     }
     let stmt = SignedStatement::parse(&body, limits).map_err(malformed)?;
-    let id = statement_id(&body);
     if let Some(index) = s.store.index_of(&id).map_err(internal)? {
         let status = StatusCode::OK;
         return Ok(Registered::At { id, index, status });
@@ -148,11 +149,10 @@ async fn bulk_inner(
     )?;
     let body = body.map_err(|e| bulk_too_large(e.body_text()))?;
     let statements = decode_bulk(&body)?;
-    let outcomes = futures::future::join_all(
-        statements
-            .into_iter()
-            .map(|stmt| async move { (statement_id(&stmt), register_statement(s, stmt).await) }),
-    )
+    let outcomes = futures::future::join_all(statements.into_iter().map(|stmt| async move {
+        let id = statement_id(&stmt);
+        (id, register_statement(s, id, stmt).await)
+    }))
     .await;
     let results = outcomes
         .into_iter()
