@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub fill: u64,
     /// Statements per bulk request (0: no bulk run).
     pub bulk: usize,
+    /// Bulk requests in flight (bulk run and fill).
+    pub bulk_requests: usize,
     /// Concurrent clients asking for inclusion proofs.
     pub proof_clients: usize,
 }
@@ -44,6 +46,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         opts.clients, opts.statements
     );
     check_bulk(opts.bulk)?;
+    let bulk_requests = bulk_in_flight(opts.bulk, opts.bulk_requests)?;
     let ed = PrivateKey::generate(KeyType::Ed25519).map_err(Failure::input)?;
     let p256 = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
 
@@ -81,7 +84,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         ratios.push((name.to_owned(), rate / raw));
     }
 
-    if let Some(requests) = bulk_requests(opts.clients, opts.bulk) {
+    if let Some(requests) = bulk_requests {
         println!(
             "\n(b') the same through POST /entries/bulk: {requests} clients, {} statements per request",
             opts.bulk
@@ -119,7 +122,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
             "bench-ed25519",
             opts.fill - size,
             opts.clients,
-            opts.bulk,
+            bulk_requests.map(|requests| (requests, opts.bulk)),
         )
         .await?;
         let size = tree_size(&http, &node.url).await?;
@@ -144,11 +147,20 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Bulk requests in flight for `clients` clients, `None` when `bulk` is 0 (no bulk run): as
-/// many statements in flight as `clients` × 8, so that the node's verifier queue (8,192) is
-/// never the limit.
-fn bulk_requests(clients: usize, bulk: usize) -> Option<usize> {
-    (clients * 8).checked_div(bulk).map(|n| n.max(1))
+/// The bulk requests in flight, `None` when `bulk` is 0 (no bulk run). Refused when their
+/// statements would overflow the node's signature queue: the node would answer 503 Busy and the
+/// measurement would stop half-way.
+fn bulk_in_flight(bulk: usize, requests: usize) -> Result<Option<usize>, Failure> {
+    let queue = proverka_node::verifier::MAX_VERIFY_QUEUE;
+    match (bulk, requests) {
+        (0, _) => Ok(None),
+        (_, 0) => Err(Failure::input("--bulk-requests must be at least 1")),
+        (b, r) if b.saturating_mul(r) > queue => Err(Failure::input(format!(
+            "--bulk {b} × --bulk-requests {r} statements in flight exceed the node's \
+             signature queue of {queue}"
+        ))),
+        (_, r) => Ok(Some(r)),
+    }
 }
 
 /// A `--bulk` value: 0 (no bulk run) to the node's per-request limit.
@@ -466,7 +478,8 @@ async fn proof_rate(
 }
 
 /// Registers `n` more statements, signing in chunks so the load generator's memory stays small;
-/// in bulk requests as in (b') unless `bulk` is 0.
+/// in bulk requests as in (b') when `bulk` is `Some((requests in flight, statements each))`,
+/// else one per request from `clients` clients.
 async fn fill(
     http: &reqwest::Client,
     url: &str,
@@ -474,7 +487,7 @@ async fn fill(
     iss: &str,
     n: u64,
     clients: usize,
-    bulk: usize,
+    bulk: Option<(usize, usize)>,
 ) -> Result<(), Failure> {
     const CHUNK: u64 = 20_000;
     let started = Instant::now();
@@ -485,8 +498,8 @@ async fn fill(
             .map(|i| statement(key, iss, 50_000_000 + (done + i) as usize, 200))
             .collect();
         let urls = [url.to_owned()];
-        match bulk_requests(clients, bulk) {
-            Some(requests) => submit_bulk(http, &urls, stmts, requests, bulk).await?,
+        match bulk {
+            Some((requests, each)) => submit_bulk(http, &urls, stmts, requests, each).await?,
             None => submit_all(http, &urls, stmts, clients).await?,
         };
         done += take;
@@ -603,5 +616,23 @@ impl Drop for NodeChild {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_requests_in_flight_fit_the_node_signature_queue() {
+        assert_eq!(bulk_in_flight(0, 64).ok(), Some(None), "no bulk run");
+        assert_eq!(bulk_in_flight(64, 64).ok(), Some(Some(64)));
+        assert_eq!(
+            bulk_in_flight(256, 32).ok(),
+            Some(Some(32)),
+            "8,192 exactly"
+        );
+        assert!(bulk_in_flight(256, 33).is_err(), "8,448 > 8,192");
+        assert!(bulk_in_flight(64, 0).is_err());
     }
 }
