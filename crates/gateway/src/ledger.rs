@@ -5,13 +5,14 @@
 //! and every artefact with the committees it names before it reaches the snapshot. A node that lies can only make the gateway's snapshot age
 //! (and then refuse everything), never make it accept a forged fact.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use proverka_command::DeviceId;
 use proverka_lightclient::passport::MAX_PASSPORT_BYTES;
 use proverka_lightclient::state_proof::MAX_BUNDLE_BYTES;
 
-use crate::MAX_SUBMIT_ANSWER_BYTES;
+use crate::batch::{Batcher, MAX_BATCHES_IN_FLIGHT};
 
 /// Largest hand-over chain file read from the ledger (`GET /validators/epochs`). The log
 /// crate bounds a chain at `MAX_HANDOVER_CHAIN_NOTES` (10,000) notes of at most
@@ -26,7 +27,7 @@ pub const MAX_CHAIN_BYTES: usize = 32 * 1024 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a request to the ledger failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("ledger unreachable: {0}")]
     Unreachable(String),
@@ -34,6 +35,10 @@ pub enum LedgerError {
     Status { status: u16, body: String },
     #[error("ledger answer of more than {0} bytes")]
     TooLarge(usize),
+    #[error("ledger answer not understood: {0}")]
+    Malformed(String),
+    #[error("gateway busy: {0} statements already wait to be sent to the ledger")]
+    Busy(usize),
 }
 
 /// What the ledger answered to a submitted statement.
@@ -50,6 +55,8 @@ pub struct Submitted {
 pub struct Ledger {
     http: reqwest::Client,
     base: String,
+    /// Started on the first submission, where a runtime is sure to exist.
+    batcher: Arc<OnceLock<Batcher>>,
 }
 
 impl Ledger {
@@ -62,6 +69,7 @@ impl Ledger {
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
+            batcher: Arc::new(OnceLock::new()),
         })
     }
 
@@ -103,19 +111,14 @@ impl Ledger {
             })
     }
 
-    /// Submits a signed statement (`POST /entries`).
+    /// Submits a signed statement and returns its own answer, the one `POST /entries` gives.
+    /// Statements submitted at the same time travel together in `POST /entries/bulk`
+    /// requests (`crate::batch`).
     pub async fn submit(&self, statement: Vec<u8>) -> Result<Submitted, LedgerError> {
-        let response = self
-            .http
-            .post(format!("{}/entries", self.base))
-            .header("content-type", "application/cose")
-            .body(statement)
-            .send()
+        self.batcher
+            .get_or_init(|| Batcher::start(self.http.clone(), &self.base, MAX_BATCHES_IN_FLIGHT))
+            .submit(statement)
             .await
-            .map_err(|e| LedgerError::Unreachable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = read_bounded(response, MAX_SUBMIT_ANSWER_BYTES).await?;
-        Ok(Submitted { status, body })
     }
 
     /// `GET url` accepting `accept`; `None` on 404; the body read within `max` bytes.
@@ -150,7 +153,10 @@ impl Ledger {
 /// Reads a response body of at most `max` bytes, chunk by chunk, and stops at the first chunk
 /// past the limit: a node announcing no length (chunked transfer) or a false one can make the
 /// gateway read at most `max` bytes plus one chunk, never an unbounded body.
-async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, LedgerError> {
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, LedgerError> {
     if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(LedgerError::TooLarge(max));
     }

@@ -20,12 +20,15 @@
 //!
 //! Limits: [`MAX_SERVED_DEVICES`], [`MAX_SENDERS`], [`MAX_MQTT_PACKET_BYTES`],
 //! [`MAX_EVIDENCE_BYTES`], [`MAX_QUEUED_MESSAGES`], [`MAX_EVIDENCE_IN_FLIGHT`],
-//! [`MAX_RECORDINGS_IN_FLIGHT`], [`MAX_SUBMIT_ANSWER_BYTES`], [`ledger::MAX_CHAIN_BYTES`]; the
+//! [`MAX_RECORDINGS_IN_FLIGHT`], [`MAX_SUBMIT_ANSWER_BYTES`], [`ledger::MAX_CHAIN_BYTES`], the
+//! submissions to the ledger [`batch::MAX_BATCH_STATEMENTS`], [`batch::MAX_BATCH_BYTES`],
+//! [`batch::MAX_BATCHES_IN_FLIGHT`], [`batch::MAX_WAITING`]; the
 //! snapshot bound at most
 //! [`MAX_SNAPSHOT_AGE_SECS`].
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 mod check;
 mod gateway;
 pub mod ledger;
@@ -60,7 +63,7 @@ pub const MAX_EVIDENCE_IN_FLIGHT: usize = 64;
 /// past this a critical command is judged and answered as usual but not recorded, with a
 /// warning in the log.
 pub const MAX_RECORDINGS_IN_FLIGHT: usize = 64;
-/// Largest answer read from the ledger to a submitted statement (a receipt is at most 16 KiB,
+/// Largest answer read from the ledger per submitted statement (a receipt is at most 16 KiB,
 /// a problem document far less); a larger one is an error.
 pub const MAX_SUBMIT_ANSWER_BYTES: usize = 64 * 1024;
 /// Longest a snapshot may be used: a passport is accepted for at most 10 minutes after the
