@@ -21,6 +21,7 @@ use proverka_statement::{
     SignedStatement, StatementParams,
 };
 
+use crate::loadgen::Conn;
 use crate::Failure;
 
 /// Options of `proverka bench`.
@@ -69,8 +70,8 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         .build()
         .map_err(Failure::network)?;
     let dev_admin = (&admin, proverka_node::datadir::DEV_ADMIN_ISS);
-    register_issuer(&http, &node.url, dev_admin, &ed, "bench-ed25519").await?;
-    register_issuer(&http, &node.url, dev_admin, &p256, "bench-p256").await?;
+    register_issuer(&node.url, dev_admin, &ed, "bench-ed25519").await?;
+    register_issuer(&node.url, dev_admin, &p256, "bench-p256").await?;
 
     println!("\n(b) end-to-end registration over HTTP (201 = durably in the log)");
     let mut ratios = Vec::new();
@@ -79,7 +80,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         ("P-256", &p256, "bench-p256", raw_p256),
     ] {
         let stmts = presign(key, iss, opts.statements, name);
-        let (rate, p50, p99) = submit_all(&http, &[node.url.clone()], stmts, opts.clients).await?;
+        let (rate, p50, p99) = submit_all(&[node.url.clone()], stmts, opts.clients).await?;
         println!("    {name:<8} {rate:>10.0} statements/s   p50 {p50:>6.1} ms   p99 {p99:>6.1} ms   b/a = {:.2}", rate / raw);
         ratios.push((name.to_owned(), rate / raw));
     }
@@ -95,7 +96,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         ] {
             let stmts = presign(key, iss, opts.statements, &format!("{name} bulk"));
             let (rate, p50, p99) =
-                submit_bulk(&http, &[node.url.clone()], stmts, requests, opts.bulk).await?;
+                submit_bulk(&[node.url.clone()], stmts, requests, opts.bulk).await?;
             println!("    {name:<8} {rate:>10.0} statements/s   p50 {p50:>6.1} ms   p99 {p99:>6.1} ms   b'/a = {:.2}", rate / raw);
             ratios.push((format!("{name} bulk"), rate / raw));
         }
@@ -108,7 +109,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         opts.proof_clients, opts.seconds
     );
     let ids = sample_ids(&node.url, &http).await?;
-    let proofs = proof_rate(&http, &node.url, &ids, opts.proof_clients, opts.seconds).await?;
+    let proofs = proof_rate(&node.url, &ids, opts.proof_clients, opts.seconds).await?;
     println!("    {proofs:>10.0} proofs/s");
 
     println!("\n(d) node memory");
@@ -116,7 +117,6 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
     println!("    RSS {:>7.1} MiB at {size} entries", node.rss_mib());
     if opts.fill > size {
         fill(
-            &http,
             &node.url,
             &ed,
             "bench-ed25519",
@@ -240,20 +240,17 @@ pub(crate) fn presign(key: &PrivateKey, iss: &str, count: usize, salt: &str) -> 
 /// Submits every statement with `clients` concurrent connections, client `i` to `urls[i % n]`;
 /// returns (rate, p50 ms, p99 ms).
 pub(crate) async fn submit_all(
-    http: &reqwest::Client,
     urls: &[String],
     stmts: Vec<Vec<u8>>,
     clients: usize,
 ) -> Result<(f64, f64, f64), Failure> {
-    if urls.is_empty() {
-        return Err(Failure::input("no URL to submit to"));
-    }
-    let (http, urls) = (http.clone(), Arc::new(urls.to_vec()));
     let total = stmts.len();
-    drive(stmts, total, clients, move |client, stmt| {
-        let (http, url) = (http.clone(), urls[client % urls.len()].clone());
-        async move { post_statement(&http, &url, stmt).await }
-    })
+    drive(
+        stmts.into_iter().map(Job::One).collect(),
+        total,
+        clients,
+        urls,
+    )
     .await
 }
 
@@ -261,53 +258,58 @@ pub(crate) async fn submit_all(
 /// (statements per second, p50 ms, p99 ms of a request).
 /// Client `i` sends to `urls[i % n]`.
 pub(crate) async fn submit_bulk(
-    http: &reqwest::Client,
     urls: &[String],
     stmts: Vec<Vec<u8>>,
     clients: usize,
     per_request: usize,
 ) -> Result<(f64, f64, f64), Failure> {
+    let total = stmts.len();
+    let chunks = stmts
+        .chunks(per_request.max(1))
+        .map(|c| Job::Bulk(c.to_vec()))
+        .collect();
+    drive(chunks, total, clients, urls).await
+}
+
+/// What one client sends in one request.
+enum Job {
+    /// A statement, by `POST /entries`.
+    One(Vec<u8>),
+    /// Statements, by `POST /entries/bulk`.
+    Bulk(Vec<Vec<u8>>),
+}
+
+/// Runs `jobs` from `clients` concurrent clients, each on its own connection to
+/// `urls[client % n]`, until none is left; returns (statements per second, p50 ms, p99 ms of a
+/// request).
+async fn drive(
+    jobs: Vec<Job>,
+    statements: usize,
+    clients: usize,
+    urls: &[String],
+) -> Result<(f64, f64, f64), Failure> {
     if urls.is_empty() {
         return Err(Failure::input("no URL to submit to"));
     }
-    let total = stmts.len();
-    let chunks: Vec<Vec<Vec<u8>>> = stmts
-        .chunks(per_request.max(1))
-        .map(|c| c.to_vec())
-        .collect();
-    let (http, urls) = (http.clone(), Arc::new(urls.to_vec()));
-    drive(chunks, total, clients, move |client, chunk| {
-        let (http, url) = (http.clone(), urls[client % urls.len()].clone());
-        async move { post_bulk(&http, &url, chunk).await }
-    })
-    .await
-}
-
-/// Runs `clients` concurrent loops that each take the next job and `send` it, until none is
-/// left; returns (`statements` per second, p50 ms, p99 ms of one job).
-async fn drive<J, F, Fut>(
-    jobs: Vec<J>,
-    statements: usize,
-    clients: usize,
-    send: F,
-) -> Result<(f64, f64, f64), Failure>
-where
-    J: Send + 'static,
-    F: Fn(usize, J) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<(), Failure>> + Send,
-{
     let queue = Arc::new(std::sync::Mutex::new(jobs));
+    let mut conns = Vec::with_capacity(clients);
+    for client in 0..clients {
+        conns.push(Conn::open(&urls[client % urls.len()]).await?);
+    }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for client in 0..clients {
-        let (queue, send) = (queue.clone(), send.clone());
+    for mut conn in conns {
+        let queue = queue.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
                 let Some(job) = next else { break };
                 let t = Instant::now();
-                send(client, job).await?;
+                match job {
+                    Job::One(stmt) => post_statement(&mut conn, stmt).await?,
+                    Job::Bulk(chunk) => post_bulk(&mut conn, chunk).await?,
+                }
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             Ok::<_, Failure>(latencies)
@@ -328,24 +330,14 @@ where
 }
 
 /// Submits statements in one bulk request and expects each one answered 201.
-async fn post_bulk(http: &reqwest::Client, url: &str, chunk: Vec<Vec<u8>>) -> Result<(), Failure> {
+async fn post_bulk(conn: &mut Conn, chunk: Vec<Vec<u8>>) -> Result<(), Failure> {
     let items: Vec<serde_bytes::ByteBuf> = chunk.into_iter().map(Into::into).collect();
     let mut body = Vec::new();
     ciborium::into_writer(&items, &mut body).map_err(Failure::input)?;
-    let resp = http
-        .post(format!("{url}/entries/bulk"))
-        .header("content-type", "application/cbor")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| Failure::network(format!("bulk submit: {e}")))?;
-    if resp.status().as_u16() != 200 {
-        return Err(Failure::refused(format!(
-            "bulk submit answered {}",
-            resp.status()
-        )));
+    let (status, bytes) = conn.post("/entries/bulk", "application/cbor", body).await?;
+    if status != 200 {
+        return Err(Failure::refused(format!("bulk submit answered {status}")));
     }
-    let bytes = resp.bytes().await.map_err(Failure::network)?;
     let results: Vec<(u16, serde_bytes::ByteBuf, ciborium::Value)> =
         ciborium::from_reader(bytes.as_ref()).map_err(Failure::input)?;
     match results.iter().find(|(status, _, _)| *status != 201) {
@@ -358,15 +350,8 @@ async fn post_bulk(http: &reqwest::Client, url: &str, chunk: Vec<Vec<u8>>) -> Re
 }
 
 /// Submits one statement and expects 201 (newly and durably registered).
-async fn post_statement(http: &reqwest::Client, url: &str, stmt: Vec<u8>) -> Result<(), Failure> {
-    let resp = http
-        .post(format!("{url}/entries"))
-        .header("content-type", "application/cose")
-        .body(stmt)
-        .send()
-        .await
-        .map_err(|e| Failure::network(format!("submit: {e}")))?;
-    match resp.status().as_u16() {
+async fn post_statement(conn: &mut Conn, stmt: Vec<u8>) -> Result<(), Failure> {
+    match conn.post("/entries", "application/cose", stmt).await?.0 {
         201 => Ok(()),
         other => Err(Failure::refused(format!("submit answered {other}"))),
     }
@@ -374,7 +359,6 @@ async fn post_statement(http: &reqwest::Client, url: &str, stmt: Vec<u8>) -> Res
 
 /// Registers `key` as the (non-admin) issuer `iss`, signed by `admin` (issuer `admin_iss`).
 pub(crate) async fn register_issuer(
-    http: &reqwest::Client,
     url: &str,
     (admin, admin_iss): (&PrivateKey, &str),
     key: &PrivateKey,
@@ -395,7 +379,7 @@ pub(crate) async fn register_issuer(
             payload: &record.encode(),
         },
     );
-    post_statement(http, url, stmt).await
+    post_statement(&mut Conn::open(url).await?, stmt).await
 }
 
 /// The C2SP path of the full entry bundle `n`.
@@ -436,7 +420,6 @@ async fn sample_ids(url: &str, http: &reqwest::Client) -> Result<Vec<String>, Fa
 }
 
 async fn proof_rate(
-    http: &reqwest::Client,
     url: &str,
     ids: &[String],
     clients: usize,
@@ -444,28 +427,24 @@ async fn proof_rate(
 ) -> Result<f64, Failure> {
     let ids = Arc::new(ids.to_vec());
     let count = Arc::new(AtomicU64::new(0));
+    let mut conns = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        conns.push(Conn::open(url).await?);
+    }
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (http, url, ids, count) = (http.clone(), url.to_owned(), ids.clone(), count.clone());
+    for (c, mut conn) in conns.into_iter().enumerate() {
+        let (ids, count) = (ids.clone(), count.clone());
         tasks.push(tokio::spawn(async move {
             let mut i = c;
             while Instant::now() < deadline {
                 let id = &ids[i % ids.len()];
                 i += clients;
-                let resp = http
-                    .get(format!("{url}/entries/{id}/inclusion-proof"))
-                    .send()
-                    .await
-                    .map_err(Failure::network)?;
-                if !resp.status().is_success() {
-                    return Err(Failure::refused(format!(
-                        "proof answered {}",
-                        resp.status()
-                    )));
+                let (status, _) = conn.get(&format!("/entries/{id}/inclusion-proof")).await?;
+                if status != 200 {
+                    return Err(Failure::refused(format!("proof answered {status}")));
                 }
-                resp.bytes().await.map_err(Failure::network)?;
                 count.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<_, Failure>(())
@@ -481,7 +460,6 @@ async fn proof_rate(
 /// in bulk requests as in (b') when `bulk` is `Some((requests in flight, statements each))`,
 /// else one per request from `clients` clients.
 async fn fill(
-    http: &reqwest::Client,
     url: &str,
     key: &PrivateKey,
     iss: &str,
@@ -499,8 +477,8 @@ async fn fill(
             .collect();
         let urls = [url.to_owned()];
         match bulk {
-            Some((requests, each)) => submit_bulk(http, &urls, stmts, requests, each).await?,
-            None => submit_all(http, &urls, stmts, clients).await?,
+            Some((requests, each)) => submit_bulk(&urls, stmts, requests, each).await?,
+            None => submit_all(&urls, stmts, clients).await?,
         };
         done += take;
         eprint!(

@@ -58,12 +58,11 @@ pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
         opts.clients
     );
     let urls: Vec<String> = members.iter().map(|m| m.api.clone()).collect();
-    let http = reqwest::Client::new();
     let ed = PrivateKey::generate(KeyType::Ed25519).map_err(Failure::input)?;
     let net_admin = (&admin, net::NET_ADMIN_ISS);
-    register_issuer(&http, &urls[0], net_admin, &ed, "bench-ed25519").await?;
+    register_issuer(&urls[0], net_admin, &ed, "bench-ed25519").await?;
     let p256 = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
-    register_issuer(&http, &urls[0], net_admin, &p256, "bench-p256").await?;
+    register_issuer(&urls[0], net_admin, &p256, "bench-p256").await?;
     println!(
         "raw verification on 2 threads: P-256 {:.0}/s, Ed25519 {:.0}/s, Ed25519 batch {:.0}/s",
         raw_rate(&p256, 2, 2.0, false),
@@ -78,8 +77,8 @@ pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
         let stmts = presign(key, iss, opts.statements, name);
         let started = Instant::now();
         let (rate, p50, p99) = match opts.bulk {
-            0 => submit_all(&http, &urls, stmts, opts.clients).await?,
-            n => submit_bulk(&http, &urls, stmts, opts.clients, n).await?,
+            0 => submit_all(&urls, stmts, opts.clients).await?,
+            n => submit_bulk(&urls, stmts, opts.clients, n).await?,
         };
         println!(
             "{name}: {} statements finalized and answered with a certified receipt: \

@@ -9,6 +9,7 @@ mod client;
 mod commands;
 mod demo;
 mod gateway;
+mod loadgen;
 mod net;
 mod ports;
 
