@@ -170,9 +170,11 @@ enum Command {
         peers: Vec<(String, SocketAddr)>,
         /// On first start, join the network whose node API is at URL by state sync from a
         /// height a quorum certified, instead of replaying every block since genesis (needs
-        /// --genesis). Ignored once the data directory holds a ledger.
+        /// --genesis). Repeat it to name other members (at most 16): they are tried in order
+        /// until one serves a floor that verifies. Ignored once the data directory holds a
+        /// ledger.
         #[arg(long, value_name = "URL", conflicts_with = "dev")]
-        join: Option<String>,
+        join: Vec<String>,
     },
     /// Create a node's keys in DIR/keys (for an explicit genesis) and print their public halves.
     Init {
@@ -777,7 +779,7 @@ async fn node(
     genesis: Option<PathBuf>,
     listen: SocketAddr,
     p2p: proverka_node::P2pConfig,
-    join: Option<String>,
+    join: Vec<String>,
 ) -> Result<(), Failure> {
     let cfg = proverka_node::NodeConfig {
         data_dir: data_dir.clone(),

@@ -124,7 +124,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), Failure> {
         dev: true,
         genesis: None,
         p2p: Default::default(),
-        join: None,
+        join: Vec::new(),
     })
     .await
     .map_err(|e| Failure::input(format!("starting the node: {e}")))?;
@@ -692,7 +692,7 @@ pub async fn bench(devices: usize, clients: usize, seconds: f64) -> Result<(), F
         dev: true,
         genesis: None,
         p2p: Default::default(),
-        join: None,
+        join: Vec::new(),
     })
     .await
     .map_err(|e| Failure::input(format!("starting the node: {e}")))?;

@@ -1,7 +1,8 @@
 //! A new node joins a running ledger by state sync as real processes (`proverka node --join
 //! URL`, decision 003 step 5): it copies the log and state of a height a quorum certified,
 //! starts consensus there without replaying the blocks below it, follows what is finalized
-//! afterwards, and resumes from its floor after a SIGKILL.
+//! afterwards, and resumes from its floor after a SIGKILL. It is given a member that is down
+//! first, and goes on to the next.
 
 mod common;
 #[path = "../src/ports.rs"]
@@ -142,6 +143,8 @@ fn a_new_node_joins_from_a_certified_floor_follows_and_resumes_after_sigkill() {
             format!("{a_key}@{a_p2p}"),
         ];
         if let Some(url) = join {
+            // A member that is down comes first: the joiner goes on to the next one.
+            args.extend(["--join".to_owned(), "http://127.0.0.1:1".to_owned()]);
             args.extend(["--join".to_owned(), url.to_owned()]);
         }
         args

@@ -45,6 +45,8 @@ const MAX_LOG_PAGE_BYTES: usize = crate::api::sync::MAX_SYNC_LOG_BYTES
 
 /// State records read from the synced state per page while filling the store.
 const STATE_PAGE: usize = 4096;
+/// Most peers a joiner is given to try (`--join`, repeated).
+pub const MAX_JOIN_PEERS: usize = 16;
 
 /// `GET /sync/floor/{height}`: a finalized block's header and statements hash with its
 /// finalization certificate, CBOR `[bstr, bstr, bstr]`.
@@ -100,6 +102,29 @@ pub enum JoinError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("no peer to join from")]
+    NoPeer,
+    #[error("{0} peers to join from; at most {MAX_JOIN_PEERS}")]
+    TooManyPeers(usize),
+    #[error("no peer served a floor that verifies: {0}")]
+    NoPeerServed(String),
+}
+
+impl JoinError {
+    /// A failure of this node (its data directory, its disk, its genesis), which another peer
+    /// would not mend, as opposed to a peer that is unreachable or serves what does not verify.
+    fn is_local(&self) -> bool {
+        matches!(
+            self,
+            JoinError::Genesis(_)
+                | JoinError::NotEmpty(_)
+                | JoinError::Store(_)
+                | JoinError::NotFresh(_)
+                | JoinError::Cleanup { .. }
+                | JoinError::NoPeer
+                | JoinError::TooManyPeers(_)
+        )
+    }
 }
 
 /// A height and state root certified by a finalization of the committee of its epoch.
@@ -290,29 +315,67 @@ pub async fn sync_store(
     Ok(digest)
 }
 
-/// Joins the network `url` serves into the node data directory `root`, whose store is `store`:
-/// state sync, then the store at the same certified height. Refused unless the store is empty;
-/// a state database there without a store is what an interrupted join left, and is removed
-/// first. Returns the running state service and what certified the floor.
+/// Joins the network `peers` serve (node API URLs) into the node data directory `root`, whose
+/// store is `store`: state sync, then the store at the same certified height, from the first
+/// peer that gets both done. A peer that cannot be reached or serves anything that does not
+/// verify is skipped for the next, after what its attempt left is removed; a local failure
+/// (the store not empty, the disk) stops at once. Refused unless the store is empty; a state
+/// database there without a store is what an interrupted join left, and is removed first.
+/// Returns the running state service and what certified the floor.
 pub async fn join(
-    url: &str,
+    peers: &[String],
     root: &Path,
     state_dir: &Path,
     genesis_bytes: &[u8],
     store: &Store,
 ) -> Result<(StateService, CertifiedState), JoinError> {
+    if peers.is_empty() {
+        return Err(JoinError::NoPeer);
+    }
+    if peers.len() > MAX_JOIN_PEERS {
+        return Err(JoinError::TooManyPeers(peers.len()));
+    }
     if !is_fresh(store)? {
         return Err(JoinError::NotFresh(root.to_path_buf()));
     }
-    if state_dir.exists() {
-        std::fs::remove_dir_all(state_dir).map_err(|source| JoinError::Cleanup {
-            path: state_dir.to_path_buf(),
-            source,
-        })?;
+    let mut failures = Vec::new();
+    for url in peers {
+        remove_state(state_dir)?;
+        match join_from(url, state_dir, genesis_bytes, store).await {
+            Ok(joined) => return Ok(joined),
+            Err(e) if e.is_local() => return Err(e),
+            Err(e) => {
+                tracing::warn!(peer = %url, "joining from this peer failed: {e}");
+                failures.push(format!("{url}: {e}"));
+            }
+        }
     }
+    remove_state(state_dir)?;
+    Err(JoinError::NoPeerServed(failures.join("; ")))
+}
+
+/// One attempt: state sync from `url`, then the store. The state service of a failed attempt
+/// is closed (dropped) before this returns.
+async fn join_from(
+    url: &str,
+    state_dir: &Path,
+    genesis_bytes: &[u8],
+    store: &Store,
+) -> Result<(StateService, CertifiedState), JoinError> {
     let (state, certified) = sync_state(state_dir, HttpPeer::new(url), genesis_bytes).await?;
     sync_store(&HttpPeer::new(url), &certified, &state, store).await?;
     Ok((state, certified))
+}
+
+/// Removes the state database an interrupted or failed join left at `state_dir`, if any.
+fn remove_state(state_dir: &Path) -> Result<(), JoinError> {
+    if !state_dir.exists() {
+        return Ok(());
+    }
+    std::fs::remove_dir_all(state_dir).map_err(|source| JoinError::Cleanup {
+        path: state_dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Whether `store` holds no ledger yet: no entry, no applied block, no imported floor. Only

@@ -48,10 +48,11 @@ pub struct NodeConfig {
     pub genesis: Option<PathBuf>,
     /// Where this validator meets the rest of the committee.
     pub p2p: P2pConfig,
-    /// On first start, join the network this node API serves (`http://HOST:PORT`) by state
-    /// sync from a certified floor instead of replaying from genesis. Ignored once the data
-    /// directory holds a ledger.
-    pub join: Option<String>,
+    /// On first start, join the network these node APIs serve (`http://HOST:PORT`, tried in
+    /// order until one serves a floor that verifies) by state sync from a certified floor
+    /// instead of replaying from genesis. Empty: no join. Ignored once the data directory
+    /// holds a ledger.
+    pub join: Vec<String>,
 }
 
 /// The validator-to-validator network of a node (`docs/network.md`).
@@ -118,7 +119,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
                 "--dev creates its own genesis; do not pass --genesis with it".into(),
             ))
         }
-        (true, None) if cfg.join.is_some() => {
+        (true, None) if !cfg.join.is_empty() => {
             return Err(NodeError::Other(
                 "--dev starts a ledger of its own; to join a network pass its --genesis".into(),
             ))
@@ -131,10 +132,10 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     let keys = dir.load_keys()?;
     datadir::check_keys_match(&keys, &genesis).map_err(NodeError::Keys)?;
     let store = Store::open(dir.root())?;
-    let (state, joined_chain) = match &cfg.join {
-        Some(url) if join::is_fresh(&store)? => {
+    let (state, joined_chain) = match cfg.join.as_slice() {
+        peers @ [_, ..] if join::is_fresh(&store)? => {
             let (state, certified) =
-                join::join(url, dir.root(), &dir.state(), &genesis_bytes, &store).await?;
+                join::join(peers, dir.root(), &dir.state(), &genesis_bytes, &store).await?;
             tracing::info!(height = certified.height, "joined at a certified floor");
             (state, Some(certified.chain_file))
         }

@@ -322,3 +322,87 @@ async fn a_peer_serving_another_statement_in_a_log_page_is_refused_and_nothing_i
     assert_eq!(store.tree_size(), certified.certified_by.anchor.log_size);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_tries_its_peers_in_turn_until_one_serves_a_floor_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dev_node(dir.path()).await;
+    let base = format!("http://{}", node.addr);
+    let genesis = std::fs::read(dir.path().join("genesis.json")).unwrap();
+    let admin: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dev-admin.json")).unwrap()).unwrap();
+    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
+    let key = PrivateKey::from_pkcs8_pem(&pem).unwrap();
+    let sign = |name: &str| {
+        sign_statement(
+            &key,
+            &StatementParams {
+                iss: admin["iss"].as_str().unwrap(),
+                sub: "join-test",
+                iat: 1_764_000_000,
+                content_type: ContentType::Text(kinds::MODEL.into()),
+                payload: &make::model(name, &[]),
+            },
+        )
+    };
+    let resp = post_entry(&reqwest::Client::new(), &base, sign("valve-y")).await;
+    assert_eq!(resp.status().as_u16(), 201);
+    wait_for_height(&node, 3).await;
+    let unreachable = "http://127.0.0.1:1".to_owned();
+    let tampering = tampering_peer(base.clone(), sign("valve-z")).await;
+
+    // Only peers that fail: refused, naming each, and nothing is left behind.
+    let joiner = tempfile::tempdir().unwrap();
+    let (state_dir, root) = (joiner.path().join("state"), joiner.path());
+    let store = proverka_store::Store::open(&joiner.path().join("store")).unwrap();
+    let failed = join::join(
+        &[unreachable.clone(), tampering.clone()],
+        root,
+        &state_dir,
+        &genesis,
+        &store,
+    )
+    .await;
+    match &failed {
+        Err(JoinError::NoPeerServed(why)) => {
+            assert!(
+                why.contains(&unreachable) && why.contains(&tampering),
+                "{why}"
+            );
+            assert!(why.contains("another id"), "the tampering is named: {why}");
+        }
+        other => panic!(
+            "expected every peer to fail, got {:?}",
+            other.as_ref().err()
+        ),
+    }
+    assert!(join::is_fresh(&store).unwrap(), "nothing imported");
+    assert!(!state_dir.exists(), "no state database left");
+
+    // The same two first, then the honest node: the join completes from the third.
+    let (state, certified) = join::join(
+        &[unreachable.clone(), tampering, base.clone()],
+        root,
+        &state_dir,
+        &genesis,
+        &store,
+    )
+    .await
+    .unwrap();
+    assert_eq!(state.head(), (certified.height, certified.root));
+    assert_eq!(store.applied_height(), certified.height);
+    assert_eq!(store.tree_size(), certified.certified_by.anchor.log_size);
+    assert_eq!(store.root(), certified.certified_by.anchor.log_root);
+    drop(state);
+
+    // No peer, or a store that already holds the ledger: refused before any request.
+    assert!(matches!(
+        join::join(&[], root, &state_dir, &genesis, &store).await,
+        Err(JoinError::NoPeer)
+    ));
+    assert!(matches!(
+        join::join(&[base], root, &state_dir, &genesis, &store).await,
+        Err(JoinError::NotFresh(_))
+    ));
+    node.shutdown().await;
+}

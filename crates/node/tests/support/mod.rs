@@ -14,7 +14,7 @@ pub async fn dev_node(dir: &Path) -> RunningNode {
         dev: true,
         genesis: None,
         p2p: Default::default(),
-        join: None,
+        join: Vec::new(),
     })
     .await
     .expect("start dev node")
