@@ -51,7 +51,7 @@ use std::{
     sync::Arc,
     time::Duration,
 };
-use tracing::info;
+use tracing::{debug, info, warn};
 
 /// p2p channel numbers. Every validator of a network must use the same ones.
 pub(crate) const CHANNEL_VOTES: u64 = 0;
@@ -633,6 +633,10 @@ where
         let Some(mut engine) = self.enter(epoch, floor).await else {
             return;
         };
+        // A stop between a switch and its clean-up leaves the journal of epoch - 2 behind.
+        if let Some(old) = epoch.checked_sub(JOURNALS_KEPT) {
+            forget_journal(&self.context, &self.parts.prefix, old).await;
+        }
         loop {
             select! {
                 transition = transitions.next() => {
@@ -649,6 +653,9 @@ where
                         Some(engine) => engine,
                         None => break,
                     };
+                    if let Some(old) = epoch.checked_sub(JOURNALS_KEPT) {
+                        forget_journal(&self.context, &self.parts.prefix, old).await;
+                    }
                 },
                 message = self.vote_backup.recv() => {
                     let Some((theirs, (from, _))) = message else { break };
@@ -698,7 +705,7 @@ where
                 relay: parts.marshaled.clone(),
                 reporter: parts.marshaled.clone(),
                 strategy: Sequential,
-                partition: format!("{}-simplex-epoch-{epoch}", parts.prefix),
+                partition: journal_partition(&parts.prefix, epoch),
                 mailbox_size: MAILBOX_SIZE,
                 epoch: Epoch::new(epoch),
                 floor,
@@ -722,6 +729,30 @@ where
         info!(epoch, "starting the epoch's consensus engine");
         Some(engine.start(votes, certificates, resolver))
     }
+}
+
+/// Simplex journals kept: the current epoch's and the one before (whose engine was aborted at the
+/// switch, so it is removed one switch later, when nothing can still be writing to it).
+pub(crate) const JOURNALS_KEPT: u64 = 2;
+
+/// Removes the simplex journal of `epoch`, an epoch this validator has left for good: the switch
+/// to a later epoch happens only once the boundary block is durably applied, and a restart
+/// resumes in the epoch of the applied state, so no engine of `epoch` runs again and its votes
+/// are no longer needed to avoid equivocating. Without this, every epoch left a journal on disk.
+async fn forget_journal(storage: &impl Storage, prefix: &str, epoch: u64) {
+    match storage
+        .remove(&journal_partition(prefix, epoch), None)
+        .await
+    {
+        Ok(()) => debug!(epoch, "removed the journal of a past epoch"),
+        Err(commonware_runtime::Error::PartitionMissing(_)) => {}
+        Err(e) => warn!(epoch, "removing the journal of a past epoch: {e}"),
+    }
+}
+
+/// The storage partition of the simplex journal of `epoch`.
+pub(crate) fn journal_partition(prefix: &str, epoch: u64) -> String {
+    format!("{prefix}-simplex-epoch-{epoch}")
 }
 
 async fn send_gossip<S: Sender>(mut sender: S, mut outgoing: mpsc::Receiver<Vec<u8>>) {

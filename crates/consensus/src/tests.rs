@@ -544,6 +544,33 @@ fn committees_change_at_epoch_boundaries_without_stopping() {
             "the removed validator never leads again"
         );
 
+        // Past epochs' journals are removed: each remaining validator, in epoch 5, keeps the
+        // journals of epochs 4 and 5 only.
+        {
+            use commonware_runtime::Storage as _;
+            for key in &keys[2..] {
+                let prefix = format!("validator-{key}");
+                for epoch in 0..=3 {
+                    let scan = context
+                        .scan(&engine::journal_partition(&prefix, epoch))
+                        .await;
+                    assert!(
+                        matches!(scan, Err(commonware_runtime::Error::PartitionMissing(_))),
+                        "the journal of epoch {epoch} is still there: {scan:?}"
+                    );
+                }
+                for epoch in 4..=5 {
+                    let scan = context
+                        .scan(&engine::journal_partition(&prefix, epoch))
+                        .await;
+                    assert!(
+                        scan.is_ok_and(|blobs| !blobs.is_empty()),
+                        "epoch {epoch} kept"
+                    );
+                }
+            }
+        }
+
         // A late certificate verifies with the committee of its epoch.
         let certificate = validators[2].finalization(target).await.expect("stored");
         let members: Vec<String> = removed_first
