@@ -272,31 +272,62 @@ async fn tampering_peer(base: String, swap: Vec<u8>) -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_serving_another_statement_in_a_log_page_is_refused_and_nothing_is_imported() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = dev_node(dir.path()).await;
-    let base = format!("http://{}", node.addr);
-    let genesis = std::fs::read(dir.path().join("genesis.json")).unwrap();
-    let admin: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("dev-admin.json")).unwrap()).unwrap();
-    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
-    let key = PrivateKey::from_pkcs8_pem(&pem).unwrap();
-    let sign = |name: &str| {
+/// A dev node to join from, whose admin registered the model `valve-y`, once it has applied
+/// three blocks; with the admin key, to sign other models.
+struct Source {
+    base: String,
+    genesis: Vec<u8>,
+    key: PrivateKey,
+    iss: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Source {
+    async fn start() -> (Source, proverka_node::RunningNode) {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dev_node(dir.path()).await;
+        let admin: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("dev-admin.json")).unwrap())
+                .unwrap();
+        let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
+        let source = Source {
+            base: format!("http://{}", node.addr),
+            genesis: std::fs::read(dir.path().join("genesis.json")).unwrap(),
+            key: PrivateKey::from_pkcs8_pem(&pem).unwrap(),
+            iss: admin["iss"].as_str().unwrap().to_owned(),
+            _dir: dir,
+        };
+        let resp = post_entry(
+            &reqwest::Client::new(),
+            &source.base,
+            source.model("valve-y"),
+        )
+        .await;
+        assert_eq!(resp.status().as_u16(), 201);
+        wait_for_height(&node, 3).await;
+        (source, node)
+    }
+
+    /// The model `name`, signed by the admin.
+    fn model(&self, name: &str) -> Vec<u8> {
         sign_statement(
-            &key,
+            &self.key,
             &StatementParams {
-                iss: admin["iss"].as_str().unwrap(),
+                iss: &self.iss,
                 sub: "join-test",
                 iat: 1_764_000_000,
                 content_type: ContentType::Text(kinds::MODEL.into()),
                 payload: &make::model(name, &[]),
             },
         )
-    };
-    let resp = post_entry(&reqwest::Client::new(), &base, sign("valve-y")).await;
-    assert_eq!(resp.status().as_u16(), 201);
-    wait_for_height(&node, 3).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_serving_another_statement_in_a_log_page_is_refused_and_nothing_is_imported() {
+    let (source, node) = Source::start().await;
+    let (base, genesis) = (source.base.clone(), source.genesis.clone());
+    let sign = |name: &str| source.model(name);
 
     // A genuine statement of the same issuer, but not the one the certified log holds.
     let peer = tampering_peer(base.clone(), sign("valve-z")).await;
@@ -325,29 +356,9 @@ async fn a_peer_serving_another_statement_in_a_log_page_is_refused_and_nothing_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joiner_tries_its_peers_in_turn_until_one_serves_a_floor_that_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = dev_node(dir.path()).await;
-    let base = format!("http://{}", node.addr);
-    let genesis = std::fs::read(dir.path().join("genesis.json")).unwrap();
-    let admin: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("dev-admin.json")).unwrap()).unwrap();
-    let pem = std::fs::read_to_string(dir.path().join("dev-admin.key.pem")).unwrap();
-    let key = PrivateKey::from_pkcs8_pem(&pem).unwrap();
-    let sign = |name: &str| {
-        sign_statement(
-            &key,
-            &StatementParams {
-                iss: admin["iss"].as_str().unwrap(),
-                sub: "join-test",
-                iat: 1_764_000_000,
-                content_type: ContentType::Text(kinds::MODEL.into()),
-                payload: &make::model(name, &[]),
-            },
-        )
-    };
-    let resp = post_entry(&reqwest::Client::new(), &base, sign("valve-y")).await;
-    assert_eq!(resp.status().as_u16(), 201);
-    wait_for_height(&node, 3).await;
+    let (source, node) = Source::start().await;
+    let (base, genesis) = (source.base.clone(), source.genesis.clone());
+    let sign = |name: &str| source.model(name);
     let unreachable = "http://127.0.0.1:1".to_owned();
     let tampering = tampering_peer(base.clone(), sign("valve-z")).await;
 
