@@ -47,6 +47,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), Failure> {
         opts.clients, opts.statements
     );
     check_bulk(opts.bulk)?;
+    check_in_flight(opts.clients, 1, 1)?;
     let bulk_requests = bulk_in_flight(opts.bulk, opts.bulk_requests)?;
     let ed = PrivateKey::generate(KeyType::Ed25519).map_err(Failure::input)?;
     let p256 = PrivateKey::generate(KeyType::P256).map_err(Failure::input)?;
@@ -163,6 +164,34 @@ fn bulk_in_flight(bulk: usize, requests: usize) -> Result<Option<usize>, Failure
         (_, r) => Ok(Some(r)),
     }
 }
+
+/// Refuses `clients` connections spread over `nodes`, each with `per_request` statements in
+/// flight, when one node could not hold them at once: the run would stop half-way with 503
+/// Busy from its signature queue. The queue is the smaller bound: a node accepts more
+/// connections than that (checked below at compile time).
+pub(crate) fn check_in_flight(
+    clients: usize,
+    per_request: usize,
+    nodes: usize,
+) -> Result<(), Failure> {
+    if clients == 0 {
+        return Err(Failure::input("--clients must be at least 1"));
+    }
+    let statements = clients
+        .div_ceil(nodes.max(1))
+        .saturating_mul(per_request.max(1));
+    let queue = proverka_node::verifier::MAX_VERIFY_QUEUE;
+    if statements > queue {
+        return Err(Failure::input(format!(
+            "{statements} statements in flight to one node exceed its signature queue of {queue}"
+        )));
+    }
+    Ok(())
+}
+
+const _: () = assert!(
+    proverka_node::verifier::MAX_VERIFY_QUEUE <= proverka_node::connections::MAX_HTTP_CONNECTIONS
+);
 
 /// A `--bulk` value: 0 (no bulk run) to the node's per-request limit.
 pub(crate) fn check_bulk(bulk: usize) -> Result<(), Failure> {
@@ -613,5 +642,16 @@ mod tests {
         );
         assert!(bulk_in_flight(256, 33).is_err(), "8,448 > 8,192");
         assert!(bulk_in_flight(64, 0).is_err());
+    }
+
+    #[test]
+    fn clients_fit_the_connections_and_signature_queue_of_each_node() {
+        assert!(check_in_flight(8_192, 1, 1).is_ok(), "8,192 exactly");
+        assert!(check_in_flight(8_193, 1, 1).is_err(), "one over the queue");
+        assert!(check_in_flight(32_768, 1, 4).is_ok(), "8,192 on each of 4");
+        assert!(check_in_flight(32_769, 1, 4).is_err(), "8,193 on one of 4");
+        assert!(check_in_flight(64, 64, 1).is_ok(), "4,096 statements");
+        assert!(check_in_flight(129, 64, 1).is_err(), "8,256 statements");
+        assert!(check_in_flight(0, 1, 1).is_err(), "no client");
     }
 }

@@ -9,7 +9,9 @@ use std::time::Instant;
 use proverka_log::{cosign_checkpoint, sign_checkpoint, sign_tree_head, Hash, NoteKey};
 use proverka_statement::{KeyType, PrivateKey};
 
-use crate::bench::{check_bulk, presign, raw_rate, register_issuer, submit_all, submit_bulk};
+use crate::bench::{
+    check_bulk, check_in_flight, presign, raw_rate, register_issuer, submit_all, submit_bulk,
+};
 use crate::net;
 use crate::ports::free_base_port;
 use crate::Failure;
@@ -37,6 +39,7 @@ pub async fn run(opts: BenchNetOptions) -> Result<(), Failure> {
         }
     };
     check_bulk(opts.bulk)?;
+    check_in_flight(opts.clients, opts.bulk, opts.validators)?;
     let dir = tempfile::tempdir().map_err(Failure::input)?;
     let base = free_base_port(opts.validators)
         .map_err(Failure::input)?

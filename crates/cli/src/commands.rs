@@ -412,7 +412,8 @@ enum Command {
     Bench {
         /// Concurrent HTTP clients in the one-statement-per-request run, each with its own
         /// connection. On two shared cores 2,048 register more per second than 512: more
-        /// requests in flight make fuller blocks (BENCHMARKS.md).
+        /// requests in flight make fuller blocks (BENCHMARKS.md). At most the node's
+        /// signature queue, 8,192.
         #[arg(long, default_value_t = 2048)]
         clients: usize,
         /// Statements registered per algorithm in the throughput run.
@@ -446,6 +447,8 @@ enum Command {
         validators: usize,
         #[arg(long, default_value_t = 20_000)]
         statements: usize,
+        /// Concurrent clients spread over the validators; each validator's share times
+        /// `--bulk` (1 without it) must fit its signature queue of 8,192 statements.
         #[arg(long, default_value_t = 256)]
         clients: usize,
         /// Which statements to submit: `p256`, `ed25519` or `both` (one after the other).

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod app;
+pub mod connections;
 pub mod cosign;
 pub mod datadir;
 pub mod handover;
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::app::{LedgerApp, Shared};
+use crate::connections::{BoundedListener, MAX_HTTP_CONNECTIONS};
 use crate::datadir::DataDir;
 
 /// Default listen address: loopback only.
@@ -209,6 +211,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeError> {
     })?;
     let (stop_http, stopped) = oneshot::channel::<()>();
     let router = api::router(shared.clone());
+    let listener = BoundedListener::new(listener, MAX_HTTP_CONNECTIONS);
     let http = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async {
