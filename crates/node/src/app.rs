@@ -16,7 +16,7 @@ use proverka_ledger::{
 use proverka_log::{Hash, NoteKey, SignedTreeHead};
 use proverka_state::StateService;
 use proverka_statement::PrivateKey;
-use proverka_store::{AppendOutcome, BlockAppend, Store};
+use proverka_store::{AppendOutcome, BlockAppend, StateReader, Store};
 
 use crate::cosign::{Cosigning, QuorumCheckpoint};
 use crate::handover::{committee_of, is_handover_message, Handovers};
@@ -104,6 +104,32 @@ impl StateView for StoreView<'_> {
             .index_of(id)
             .map(|i| i.is_some())
             .map_err(|e| StateError(e.to_string()))
+    }
+}
+
+/// The state as of the last committed block through one read transaction
+/// ([`Store::state_reader`]), for the many reads in a row of a block's apply or a
+/// submission's checks; entries are looked up in the store's live index, as [`StoreView`] does.
+pub struct SnapshotView<'a> {
+    store: &'a Store,
+    state: StateReader,
+}
+
+impl<'a> SnapshotView<'a> {
+    pub fn new(store: &'a Store) -> Result<Self, StateError> {
+        let state = store
+            .state_reader()
+            .map_err(|e| StateError(e.to_string()))?;
+        Ok(SnapshotView { store, state })
+    }
+}
+
+impl StateView for SnapshotView<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.state.get(key).map_err(|e| StateError(e.to_string()))
+    }
+    fn has_entry(&self, id: &[u8; 32]) -> Result<bool, StateError> {
+        StoreView(self.store).has_entry(id)
     }
 }
 
@@ -302,10 +328,12 @@ impl Shared {
         }
         let started = std::time::Instant::now();
         let cache = VerifiedCache(&self.verified);
+        // One read transaction for the whole block, ended before its writes are committed.
+        let view = SnapshotView::new(&self.store).map_err(|e| e.to_string())?;
         let decision = self
             .rules
             .apply_block(
-                &StoreView(&self.store),
+                &view,
                 BlockContext {
                     height: block.height,
                     time_ms: block.timestamp_ms,
@@ -320,6 +348,7 @@ impl Shared {
                 &cache,
             )
             .map_err(|e| e.to_string())?;
+        drop(view);
         let accepted: Vec<&[u8]> = decision
             .registered()
             .map(|i| block.statements[i].as_slice())

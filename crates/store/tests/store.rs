@@ -245,6 +245,39 @@ fn an_append_over_a_limit_fails_whole_and_changes_nothing() {
 }
 
 #[test]
+fn a_state_reader_sees_the_state_of_its_start_and_nothing_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let set = |k: &[u8], v: &[u8]| (k.to_vec(), Some(v.to_vec()));
+    append(
+        &store,
+        1,
+        &statements(1, 1),
+        &[set(b"k", b"1"), set(b"gone", b"x")],
+    )
+    .expect("1");
+    let reader = store.state_reader().expect("reader");
+    append(
+        &store,
+        2,
+        &statements(2, 1),
+        &[set(b"k", b"2"), (b"gone".to_vec(), None), set(b"new", b"y")],
+    )
+    .expect("2");
+
+    assert_eq!(reader.get(b"k").expect("read"), Some(b"1".to_vec()));
+    assert_eq!(reader.get(b"gone").expect("read"), Some(b"x".to_vec()));
+    assert_eq!(reader.get(b"new").expect("read"), None);
+    let later = store.state_reader().expect("reader");
+    assert_eq!(
+        later.get(b"k").expect("read"),
+        store.state_get(b"k").expect("read")
+    );
+    assert_eq!(later.get(b"gone").expect("read"), None);
+    assert_eq!(later.get(b"new").expect("read"), Some(b"y".to_vec()));
+}
+
+#[test]
 fn proofs_from_the_store_verify_for_many_sizes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");

@@ -16,7 +16,7 @@ use super::{
     parse_id, Problem, CBOR, CERTIFY_WAIT, COSE, MAX_BULK_BODY_BYTES, MAX_BULK_STATEMENTS,
     REGISTRATION_WAIT,
 };
-use crate::app::{Shared, StoreView};
+use crate::app::{Shared, SnapshotView};
 use crate::pool::{Outcome, PoolError};
 use crate::verifier::VerifyError;
 
@@ -79,11 +79,13 @@ async fn register_statement(s: &Shared, id: [u8; 32], body: Bytes) -> Result<Reg
     }
     // Every rule except the signature here; the signature in a batch on the verifier's
     // threads (`crate::verifier`), with the same verdict as checking it inline.
-    let view = StoreView(&s.store);
-    let deferred = s
-        .rules
-        .check_statement_deferred(&view, s.next_block_context(), &stmt)
-        .map_err(internal)?;
+    // One read transaction for the checks' reads, ended before the wait for the verifier.
+    let deferred = {
+        let view = SnapshotView::new(&s.store).map_err(internal)?;
+        s.rules
+            .check_statement_deferred(&view, s.next_block_context(), &stmt)
+            .map_err(internal)?
+    };
     let verdict = match deferred.key.clone() {
         None => deferred.verdict,
         Some(key) => {
