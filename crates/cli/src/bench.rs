@@ -645,7 +645,7 @@ mod tests {
     }
 
     #[test]
-    fn clients_fit_the_connections_and_signature_queue_of_each_node() {
+    fn clients_fit_the_signature_queue_of_each_node() {
         assert!(check_in_flight(8_192, 1, 1).is_ok(), "8,192 exactly");
         assert!(check_in_flight(8_193, 1, 1).is_err(), "one over the queue");
         assert!(check_in_flight(32_768, 1, 4).is_ok(), "8,192 on each of 4");
