@@ -11,6 +11,17 @@ fn proverka(args: &[&str]) -> Output {
         .expect("run proverka")
 }
 
+/// The standard output of a run that must have succeeded (its output shown otherwise).
+fn succeeded(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The figure printed before `unit` on the line that contains `line`.
 fn figure(stdout: &str, line: &str, unit: &str) -> f64 {
     let text = stdout
@@ -42,12 +53,7 @@ fn one_bench_run_prints_every_figure() {
         "--proof-clients",
         "2",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     for (line, unit) in [
         ("Ed25519 single", "verifications/s"),
         ("Ed25519 batch", "verifications/s"),
@@ -92,12 +98,7 @@ fn bench_net_finalizes_on_four_validators() {
         "--bulk",
         "16",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("Ed25519: 300 statements finalized and answered with a certified receipt"),
         "{stdout}"

@@ -437,17 +437,30 @@ mod tests {
         panic!("the fake ledger never received {n} requests");
     }
 
-    #[tokio::test]
-    async fn statements_submitted_while_the_request_slots_are_busy_share_the_next_request() {
+    /// A batcher with one request slot whose first submission, `first`, the ledger has received
+    /// and holds unanswered until its gate opens.
+    async fn one_held_at_the_ledger(
+        first: Vec<u8>,
+    ) -> (
+        FakeLedger,
+        Batcher,
+        tokio::task::JoinHandle<Result<Submitted, LedgerError>>,
+    ) {
         let fake = fake_ledger(200).await;
         let batcher = Batcher::start(client(), &fake.url, 1);
         fake.gate.send_replace(false);
-        // The first statement finds the slot free and leaves alone at once.
-        let first = tokio::spawn({
+        let held = tokio::spawn({
             let b = batcher.clone();
-            async move { b.submit(statement(1)).await }
+            async move { b.submit(first).await }
         });
         wait_for_requests(&fake, 1).await;
+        (fake, batcher, held)
+    }
+
+    #[tokio::test]
+    async fn statements_submitted_while_the_request_slots_are_busy_share_the_next_request() {
+        // The first statement finds the slot free and leaves alone at once.
+        let (fake, batcher, first) = one_held_at_the_ledger(statement(1)).await;
         // Three more while its answer is held: they wait, then leave together.
         let rest: Vec<_> = (2..=4)
             .map(|n| {
@@ -504,14 +517,7 @@ mod tests {
 
     #[tokio::test]
     async fn past_the_waiting_limit_a_submission_is_refused_at_once() {
-        let fake = fake_ledger(200).await;
-        let batcher = Batcher::start(client(), &fake.url, 1);
-        fake.gate.send_replace(false);
-        let held = tokio::spawn({
-            let b = batcher.clone();
-            async move { b.submit(statement(0)).await }
-        });
-        wait_for_requests(&fake, 1).await;
+        let (fake, batcher, held) = one_held_at_the_ledger(statement(0)).await;
         // Submissions wait (one taken by the gatherer, the rest queued) until the queue is full.
         let mut waiting = Vec::new();
         while batcher.jobs.capacity() > 0 && waiting.len() <= 2 * MAX_WAITING {
