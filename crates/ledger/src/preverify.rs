@@ -15,6 +15,7 @@
 //! `evidence`, `rekey`) are left to their rules, which choose the key from the payload.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use proverka_statement::{verify_batch, PublicKey, SignedStatement, StatementError};
 
@@ -23,7 +24,7 @@ use crate::kinds;
 use crate::rules::{Rules, SignatureCache, StateError, StateView};
 
 /// Statements of the block parsed once: entry id and the parsed statement, if it parsed.
-pub(crate) type Parsed = Vec<([u8; 32], Result<SignedStatement, StatementError>)>;
+pub(crate) type Parsed = Vec<([u8; 32], Result<Arc<SignedStatement>, StatementError>)>;
 
 /// The ids of `parsed` statements whose Ed25519 issuer signature verified in one batch.
 /// Statements already in `cache`, not issuer-signed, of an issuer unknown to the parent state,

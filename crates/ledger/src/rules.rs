@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use proverka_statement::{statement_id, Limits, PublicKey, SignedStatement, StatementError};
 
@@ -29,6 +29,13 @@ pub trait StateView {
 pub trait SignatureCache {
     /// True if `id`'s signature was verified with the key its `kid` names.
     fn is_verified(&self, id: &[u8; 32]) -> bool;
+
+    /// The statement of entry id `id` as this node already parsed it (with the rules' own
+    /// [`Limits`]), so that the block's apply need not parse it again. Used only when its
+    /// bytes are the block's bytes, so a wrong answer costs a parse, never a decision.
+    fn parsed(&self, _id: &[u8; 32]) -> Option<Arc<SignedStatement>> {
+        None
+    }
 }
 
 /// How a rule treats the signature of the statement it judges (the outer COSE_Sign1; nested
@@ -552,8 +559,8 @@ impl Rules {
         let parsed: Parsed = statements
             .iter()
             .map(|bytes| {
-                let stmt = SignedStatement::parse(bytes, &self.limits);
-                (statement_id(bytes), stmt)
+                let id = statement_id(bytes);
+                (id, self.parse_once(bytes, &id, cache))
             })
             .collect();
         let batch = preverify::batch_verified(self, view, block, &parsed, cache)?;
@@ -584,6 +591,19 @@ impl Rules {
         Ok(BlockDecision { prelude, decisions })
     }
 
+    /// `bytes` parsed: the cache's copy when it holds these very bytes, else a fresh parse.
+    fn parse_once(
+        &self,
+        bytes: &[u8],
+        id: &[u8; 32],
+        cache: &dyn SignatureCache,
+    ) -> Result<Arc<SignedStatement>, StatementError> {
+        match cache.parsed(id) {
+            Some(stmt) if stmt.bytes() == bytes => Ok(stmt),
+            _ => SignedStatement::parse(bytes, &self.limits).map(Arc::new),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
@@ -591,7 +611,7 @@ impl Rules {
         overlay: &Overlay,
         block: BlockContext,
         pos: u32,
-        stmt: Result<SignedStatement, StatementError>,
+        stmt: Result<Arc<SignedStatement>, StatementError>,
         id: [u8; 32],
         checked: Checked,
     ) -> Result<Decision, StateError> {

@@ -431,3 +431,51 @@ fn a_deferred_signature_check_gives_the_same_verdict_as_checking_inline() {
         assert_eq!(deferred.resolve(signature), inline, "{name}");
     }
 }
+
+/// A cache that offers one parsed statement under every id, as if the node had parsed it at
+/// submission; signatures are left to the rules.
+struct OffersParsed(std::sync::Arc<SignedStatement>);
+
+impl proverka_ledger::SignatureCache for OffersParsed {
+    fn is_verified(&self, _: &[u8; 32]) -> bool {
+        false
+    }
+
+    fn parsed(&self, _: &[u8; 32]) -> Option<std::sync::Arc<SignedStatement>> {
+        Some(self.0.clone())
+    }
+}
+
+fn decide_with(f: &Fixture, block: &[Vec<u8>], cache: &OffersParsed) -> Vec<Decision> {
+    f.rules
+        .apply_block(&MemState::default(), BlockContext::default(), block, cache)
+        .unwrap()
+        .decisions
+}
+
+#[test]
+fn a_statement_parsed_before_its_block_is_decided_as_its_bytes_are() {
+    let f = fixture();
+    let s = statement(&f.admin, "admin", "text/plain", b"hello");
+    let parsed = SignedStatement::parse(&s, f.rules.limits()).unwrap();
+    let d = decide_with(&f, std::slice::from_ref(&s), &OffersParsed(parsed.into()));
+    assert_eq!(
+        d,
+        decide(&f, &MemState::default(), std::slice::from_ref(&s))
+    );
+    assert!(matches!(d[0], Decision::Register { .. }));
+}
+
+#[test]
+fn a_parsed_statement_offered_for_other_bytes_is_ignored() {
+    let f = fixture();
+    // The cache offers the admin's valid statement for every id; the block holds a stranger's.
+    let valid = statement(&f.admin, "admin", "text/plain", b"hello");
+    let offered = SignedStatement::parse(&valid, f.rules.limits()).unwrap();
+    let stranger = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    let block = vec![statement(&stranger, "admin", "text/plain", b"x")];
+    let d = decide_with(&f, &block, &OffersParsed(offered.into()));
+    let kid = hex::encode(stranger.public_key().thumbprint());
+    assert_eq!(reason(&d[0]), &Rejection::UnknownIssuer(kid));
+    assert_eq!(d[0], decide(&f, &MemState::default(), &block)[0]);
+}

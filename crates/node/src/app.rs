@@ -4,7 +4,7 @@
 //! recognised by height), its decisions come from the deterministic rules in `proverka-ledger`,
 //! and submitters are told the outcome only after the store committed the block durably.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use proverka_ledger::{
 };
 use proverka_log::{Hash, NoteKey, SignedTreeHead};
 use proverka_state::StateService;
-use proverka_statement::PrivateKey;
+use proverka_statement::{PrivateKey, SignedStatement};
 use proverka_store::{AppendOutcome, BlockAppend, StateReader, Store};
 
 use crate::cosign::{Cosigning, QuorumCheckpoint};
@@ -56,7 +56,9 @@ pub struct Shared {
     /// The outcome of the last applied block, certified by the next proposal.
     anchor: RwLock<Anchor>,
     head: RwLock<Arc<TreeHead>>,
-    verified: Mutex<HashSet<[u8; 32]>>,
+    /// Statements this node verified whole at submission, parsed, until their block decides
+    /// them (at most the pool's bound, which they are waiting in).
+    verified: Mutex<HashMap<[u8; 32], Arc<SignedStatement>>>,
     /// Checkpoints cosigned by a quorum of validators (`cosign.rs`).
     pub cosigning: Cosigning,
     /// Committee hand-over notes collected and stored (`handover.rs`).
@@ -179,7 +181,7 @@ impl Shared {
             archive: OnceLock::new(),
             anchor: RwLock::new(anchor),
             head: RwLock::new(Arc::default()),
-            verified: Mutex::new(HashSet::new()),
+            verified: Mutex::new(HashMap::new()),
             cosigning,
             handovers,
             gossip: OnceLock::new(),
@@ -248,10 +250,18 @@ impl Shared {
         }
     }
 
-    /// Remembers that `id`'s signature was verified at submission.
-    pub fn mark_verified(&self, id: [u8; 32]) {
+    /// Remembers that `id`'s statement was verified whole at submission, and keeps it parsed
+    /// for its block's apply ([`SignatureCache::parsed`]).
+    pub fn mark_verified(&self, id: [u8; 32], stmt: Arc<SignedStatement>) {
         if let Ok(mut v) = self.verified.lock() {
-            v.insert(id);
+            v.insert(id, stmt);
+        }
+    }
+
+    /// Forgets `id`'s verification: it will not reach a block through this submission.
+    pub fn unmark_verified(&self, id: &[u8; 32]) {
+        if let Ok(mut v) = self.verified.lock() {
+            v.remove(id);
         }
     }
 
@@ -511,9 +521,7 @@ impl Shared {
                     },
                 ),
             };
-            if let Ok(mut v) = self.verified.lock() {
-                v.remove(id);
-            }
+            self.unmark_verified(id);
             self.pool.decide(id, outcome);
         }
     }
@@ -615,11 +623,15 @@ fn initial_anchor(store: &Store, state: &StateService) -> Result<Anchor, String>
     anchor_at(store, applied)
 }
 
-struct VerifiedCache<'a>(&'a Mutex<HashSet<[u8; 32]>>);
+struct VerifiedCache<'a>(&'a Mutex<HashMap<[u8; 32], Arc<SignedStatement>>>);
 
 impl SignatureCache for VerifiedCache<'_> {
     fn is_verified(&self, id: &[u8; 32]) -> bool {
-        self.0.lock().map(|v| v.contains(id)).unwrap_or(false)
+        self.0.lock().map(|v| v.contains_key(id)).unwrap_or(false)
+    }
+
+    fn parsed(&self, id: &[u8; 32]) -> Option<Arc<SignedStatement>> {
+        self.0.lock().ok()?.get(id).cloned()
     }
 }
 

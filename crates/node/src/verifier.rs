@@ -40,7 +40,7 @@ pub enum VerifyError {
 pub type SignatureResult = Result<(), StatementError>;
 
 struct Job {
-    statement: SignedStatement,
+    statement: Arc<SignedStatement>,
     key: PublicKey,
     reply: oneshot::Sender<SignatureResult>,
 }
@@ -109,7 +109,7 @@ impl Verifier {
     /// Queues `statement` for verification with `key`, or refuses at once if the queue is full.
     pub fn submit(
         &self,
-        statement: SignedStatement,
+        statement: Arc<SignedStatement>,
         key: PublicKey,
     ) -> Result<oneshot::Receiver<SignatureResult>, VerifyError> {
         let (reply, rx) = oneshot::channel();
@@ -129,7 +129,7 @@ impl Verifier {
     /// `statement.verify(&key)`.
     pub async fn verify(
         &self,
-        statement: SignedStatement,
+        statement: Arc<SignedStatement>,
         key: PublicKey,
     ) -> Result<SignatureResult, VerifyError> {
         self.submit(statement, key)?
@@ -185,7 +185,7 @@ fn gather(rx: &Receiver<Job>, max_batch: usize, window: Duration) -> Option<Vec<
 /// Verifies one batch and answers each job (a submitter that went away is ignored).
 fn verify_jobs(batch: Vec<Job>) {
     let items: Vec<(&SignedStatement, &PublicKey)> =
-        batch.iter().map(|j| (&j.statement, &j.key)).collect();
+        batch.iter().map(|j| (&*j.statement, &j.key)).collect();
     let results = verify_batch(&items);
     drop(items);
     for (job, result) in batch.into_iter().zip(results) {
@@ -200,7 +200,7 @@ mod tests {
         sign_statement, ContentType, KeyType, Limits, PrivateKey, StatementParams,
     };
 
-    fn statement(key: &PrivateKey, n: usize) -> SignedStatement {
+    fn statement(key: &PrivateKey, n: usize) -> Arc<SignedStatement> {
         let payload = format!("{{\"n\":{n}}}");
         let bytes = sign_statement(
             key,
@@ -212,15 +212,17 @@ mod tests {
                 payload: payload.as_bytes(),
             },
         );
-        SignedStatement::parse(&bytes, &Limits::default()).expect("own statement parses")
+        Arc::new(SignedStatement::parse(&bytes, &Limits::default()).expect("own statement parses"))
     }
 
     /// The same statement with one bit of its signature flipped.
-    fn tampered(key: &PrivateKey, n: usize) -> SignedStatement {
+    fn tampered(key: &PrivateKey, n: usize) -> Arc<SignedStatement> {
         let mut bytes = statement(key, n).bytes().to_vec();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
-        SignedStatement::parse(&bytes, &Limits::default()).expect("tampered statement parses")
+        Arc::new(
+            SignedStatement::parse(&bytes, &Limits::default()).expect("tampered statement parses"),
+        )
     }
 
     fn one_batch(window: Duration) -> Verifier {

@@ -72,7 +72,7 @@ async fn register_statement(s: &Shared, id: [u8; 32], body: Bytes) -> Result<Reg
     if body.len() > limits.max_statement_bytes {
         return Err(too_large(format!("{} bytes", body.len())));
     }
-    let stmt = SignedStatement::parse(&body, limits).map_err(malformed)?;
+    let stmt = Arc::new(SignedStatement::parse(&body, limits).map_err(malformed)?);
     if let Some(index) = s.store.index_of(&id).map_err(internal)? {
         let status = StatusCode::OK;
         return Ok(Registered::At { id, index, status });
@@ -89,16 +89,24 @@ async fn register_statement(s: &Shared, id: [u8; 32], body: Bytes) -> Result<Reg
     let verdict = match deferred.key.clone() {
         None => deferred.verdict,
         Some(key) => {
-            let signature = s.verifier.verify(stmt, key).await.map_err(unverified)?;
+            let signature = s
+                .verifier
+                .verify(Arc::clone(&stmt), key)
+                .await
+                .map_err(unverified)?;
             deferred.resolve(signature)
         }
     };
     if let Err(rejection) = verdict {
         return Err(rejected(&rejection));
     }
-    s.mark_verified(id);
-    let waiter = s.pool.submit(id, body.to_vec()).map_err(|e| match e {
-        PoolError::Full => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", e.to_string()),
+    // Marked before it enters the pool, so that its block never misses the mark.
+    s.mark_verified(id, stmt);
+    let waiter = s.pool.submit(id, body.to_vec()).map_err(|e| {
+        s.unmark_verified(&id);
+        match e {
+            PoolError::Full => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", e.to_string()),
+        }
     })?;
     match tokio::time::timeout(REGISTRATION_WAIT, waiter).await {
         Ok(Ok(Outcome::Registered { index })) => {
