@@ -60,6 +60,7 @@ impl Failure {
 
 fn main() -> ExitCode {
     no_transparent_huge_pages();
+    raise_open_file_limit();
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,5 +82,29 @@ fn no_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes no memory of ours.
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit. A node keeps up to
+/// `MAX_HTTP_CONNECTIONS` (16,384) API connections open besides its databases and peers, and
+/// the usual soft limit of 1,024 would stop it accepting long before that (docs/limits.md);
+/// the hard limit is the one the administrator chose. Best effort: on failure the process keeps
+/// the limit it was given.
+fn raise_open_file_limit() {
+    #[cfg(target_os = "linux")]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: both calls only read or write the `rlimit` we pass, which outlives them.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
     }
 }
