@@ -33,8 +33,9 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Name of the database file inside the store directory.
 pub const FILE_NAME: &str = "ledger.redb";
-/// On-disk format version, stored under `meta["format"]`; opening another version fails.
-pub const FORMAT_VERSION: u64 = 1;
+/// On-disk format version, stored under `meta["format"]`. Version 1 (ids keyed by id) is
+/// migrated at open; opening any other version fails.
+pub const FORMAT_VERSION: u64 = 2;
 
 /// Largest statement the store accepts (1 MiB). A backstop only: the ledger admits far smaller
 /// statements (`proverka_statement::MAX_STATEMENT_BYTES`, 64 KiB).
@@ -59,7 +60,12 @@ pub const MAX_FLOOR_CERTIFICATE_BYTES: usize = 64 * 1024;
 pub const CACHE_BYTES: usize = 256 << 20;
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
-const IDS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ids");
+/// Entry ids by leaf index, appended in log order: cheap to write (always the B-tree's right
+/// edge, where an id-keyed table put each insert on a random page), read once at open to build
+/// the in-memory id map, which answers every look-up ([`IdIndex`]).
+const IDS: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("entry_ids");
+/// Format 1's id → index table, read only to migrate it ([`migrate_v1`]).
+const IDS_V1: TableDefinition<&[u8; 32], u64> = TableDefinition::new("ids");
 const HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("hashes");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const BLOCKS: TableDefinition<u64, &[u8; BLOCK_RECORD_BYTES]> = TableDefinition::new("blocks");
@@ -421,7 +427,7 @@ impl Store {
                     return Err(StoreError::FloorDuplicate { index, first });
                 }
                 entries.insert(index, stmt.as_slice()).map_err(db_err)?;
-                ids.insert(&id, index).map_err(db_err)?;
+                ids.insert(index, &id).map_err(db_err)?;
                 seen.insert(id, index);
                 leaves.push(leaf_hash(&id));
             }
@@ -497,19 +503,14 @@ impl Store {
             let (mut appended, mut duplicates, mut leaves) = (Vec::new(), Vec::new(), Vec::new());
             for stmt in b.statements {
                 let id = leaf_entry(stmt);
-                let existing = match seen.get(&id) {
-                    Some(&i) => Some(i),
-                    None => lookup(&head, &id, || {
-                        Ok(ids.get(&id).map_err(db_err)?.map(|g| g.value()))
-                    })?,
-                };
+                let existing = seen.get(&id).copied().or_else(|| lookup(&head, &id));
                 if let Some(i) = existing {
                     duplicates.push((id, i));
                     continue;
                 }
                 let index = first_index + leaves.len() as u64;
                 entries.insert(index, *stmt).map_err(db_err)?;
-                ids.insert(&id, index).map_err(db_err)?;
+                ids.insert(index, &id).map_err(db_err)?;
                 seen.insert(id, index);
                 appended.push((id, index));
                 leaves.push(leaf_hash(&id));
@@ -574,8 +575,7 @@ impl Store {
                     .log_size
             }
         };
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let ids = txn.open_table(IDS).map_err(db_err)?;
+        let head = self.read_head();
         let mut seen: HashMap<Hash, u64> = HashMap::new();
         let (mut appended, mut duplicates) = (Vec::new(), Vec::new());
         for stmt in b.statements {
@@ -584,8 +584,7 @@ impl Store {
                 duplicates.push((id, i));
                 continue;
             }
-            let i = ids.get(&id).map_err(db_err)?.map(|g| g.value());
-            let Some(i) = i else {
+            let Some(i) = lookup(&head, &id) else {
                 return Err(conflict);
             };
             seen.insert(id, i);
@@ -595,6 +594,7 @@ impl Store {
                 duplicates.push((id, i));
             }
         }
+        drop(head);
         if appended.len() as u64 != record.log_size - first_index {
             return Err(conflict);
         }
@@ -620,15 +620,7 @@ impl Store {
     /// Served from memory; the index returned is always below [`Store::tree_size`] as read
     /// afterwards (the id map and the tree change together).
     pub fn index_of(&self, id: &Hash) -> Result<Option<u64>, StoreError> {
-        let head = self.read_head();
-        lookup(&head, id, || {
-            let txn = self.db.begin_read().map_err(db_err)?;
-            let ids = txn.open_table(IDS).map_err(db_err)?;
-            let index = ids.get(id).map_err(db_err)?.map(|g| g.value());
-            // redb may already hold a block whose ids are not yet in memory; it is not
-            // visible until they are.
-            Ok(index.filter(|&i| i < head.tree.size()))
-        })
+        Ok(lookup(&self.read_head(), id))
     }
 
     /// Approximate heap bytes of the in-memory id map (for benchmarks and metrics).
@@ -832,23 +824,48 @@ fn init_tables(db: &Database) -> Result<(), StoreError> {
     txn.open_table(HASHES).map_err(db_err)?;
     txn.open_table(STATE).map_err(db_err)?;
     txn.open_table(BLOCKS).map_err(db_err)?;
-    {
-        let mut meta = txn.open_table(META).map_err(db_err)?;
-        let found = meta
-            .get(META_FORMAT)
-            .map_err(db_err)?
-            .map(|g| read_u64(g.value(), META_FORMAT))
-            .transpose()?;
-        match found {
-            None => {
-                meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())
-                    .map_err(db_err)?;
+    let found = txn
+        .open_table(META)
+        .map_err(db_err)?
+        .get(META_FORMAT)
+        .map_err(db_err)?
+        .map(|g| read_u64(g.value(), META_FORMAT))
+        .transpose()?;
+    match found {
+        Some(FORMAT_VERSION) => {}
+        None | Some(1) => {
+            if found == Some(1) {
+                migrate_v1(&txn)?;
             }
-            Some(FORMAT_VERSION) => {}
-            Some(found) => return Err(StoreError::WrongFormat { found }),
+            txn.open_table(META)
+                .map_err(db_err)?
+                .insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())
+                .map_err(db_err)?;
         }
+        Some(found) => return Err(StoreError::WrongFormat { found }),
     }
     txn.commit().map_err(db_err)?;
+    Ok(())
+}
+
+/// Rewrites format 1's id → index table as the index → id table of format 2, in the caller's
+/// transaction (so a crash leaves format 1 whole). Its indexes are checked at load.
+fn migrate_v1(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    {
+        let old = txn.open_table(IDS_V1).map_err(db_err)?;
+        for row in old.iter().map_err(db_err)? {
+            let (id, index) = row.map_err(db_err)?;
+            rows.push((index.value(), *id.value()));
+        }
+    }
+    rows.sort_unstable();
+    let mut ids = txn.open_table(IDS).map_err(db_err)?;
+    for (index, id) in &rows {
+        ids.insert(*index, id).map_err(db_err)?;
+    }
+    drop(ids);
+    txn.delete_table(IDS_V1).map_err(db_err)?;
     Ok(())
 }
 
@@ -911,37 +928,33 @@ fn load_tree(txn: &redb::ReadTransaction, size: u64) -> Result<MemoryTree, Store
     MemoryTree::from_stored_hashes(size, hashes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Loads the id map: one pass over the ids table (counted equal to `size` by `check_counts`).
+/// Loads the id map: one pass over the ids table (counted equal to `size` by `check_counts`),
+/// whose indexes must run 0, 1, … without a gap.
 fn load_ids(txn: &redb::ReadTransaction, size: u64) -> Result<IdIndex, StoreError> {
     let table = txn.open_table(IDS).map_err(db_err)?;
     let mut ids = IdIndex::with_capacity(usize::try_from(size).unwrap_or(0));
-    for row in table.iter().map_err(db_err)? {
-        let (id, index) = row.map_err(db_err)?;
-        let index = index.value();
-        if index >= size {
+    for (expected, row) in (0u64..).zip(table.iter().map_err(db_err)?) {
+        let (index, id) = row.map_err(db_err)?;
+        if index.value() != expected || expected >= size {
             return Err(StoreError::Corrupt(format!(
-                "id of entry {index} in a tree of size {size}"
+                "id of entry {} where entry {expected} of {size} was expected",
+                index.value()
             )));
         }
-        ids.insert(id.value(), index);
+        ids.insert(id.value(), expected);
     }
     Ok(ids)
 }
 
-/// Looks `id` up in `head`'s id map, confirming a candidate against the tree's leaf hash;
-/// `shared` asks redb when several logged ids share the id's first 8 bytes.
-fn lookup(
-    head: &Head,
-    id: &Hash,
-    shared: impl FnOnce() -> Result<Option<u64>, StoreError>,
-) -> Result<Option<u64>, StoreError> {
+/// Looks `id` up in `head`'s id map, confirming each candidate index against the tree's leaf
+/// hash there.
+fn lookup(head: &Head, id: &Hash) -> Option<u64> {
+    let leaf = leaf_hash(id);
+    let logged_at = |index: &u64| head.tree.stored_hash(stored_hash_index(0, *index)) == Some(leaf);
     match head.ids.get(id) {
-        Lookup::Absent => Ok(None),
-        Lookup::Candidate(index) => {
-            let stored = head.tree.stored_hash(stored_hash_index(0, index));
-            Ok((stored == Some(leaf_hash(id))).then_some(index))
-        }
-        Lookup::Shared => shared(),
+        Lookup::Absent => None,
+        Lookup::Candidate(index) => Some(index).filter(logged_at),
+        Lookup::Shared(indexes) => indexes.iter().copied().find(logged_at),
     }
 }
 
@@ -1009,7 +1022,7 @@ mod tests {
     /// Two logged ids with the same first 8 bytes take ~2³² hashes to find, so the second one
     /// is put into the map by hand here.
     #[test]
-    fn ids_sharing_their_first_8_bytes_are_answered_from_redb_for_reads_and_appends() {
+    fn ids_sharing_their_first_8_bytes_are_told_apart_by_their_leaves_for_reads_and_appends() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let out = append(&store, 1, &[b"a", b"b"]);
@@ -1017,11 +1030,11 @@ mod tests {
         let mut twin = a;
         twin[31] ^= 1;
         store.write_head().ids.insert(&twin, 1);
-        assert_eq!(store.read_head().ids.get(&a), Lookup::Shared);
+        assert_eq!(store.read_head().ids.get(&a), Lookup::Shared(&[0, 1]));
 
         assert_eq!(store.index_of(&a).expect("read"), Some(index_a));
         assert_eq!(store.index_of(&twin).expect("read"), None);
-        // The duplicate check of an append falls back to redb too: "a" gets no second leaf.
+        // The duplicate check of an append finds "a" among the shared indexes: no second leaf.
         let out = append(&store, 2, &[b"a", b"c"]);
         assert_eq!(out.duplicates, vec![(a, index_a)]);
         assert_eq!(out.appended.len(), 1);

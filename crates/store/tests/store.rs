@@ -448,11 +448,67 @@ fn reads_run_concurrently_with_appends() {
 fn a_store_written_by_another_format_version_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(Store::open(dir.path()).expect("create"));
-    corrupt_meta(dir.path(), "format", &2u64.to_be_bytes());
+    corrupt_meta(dir.path(), "format", &3u64.to_be_bytes());
     assert!(matches!(
         Store::open(dir.path()),
-        Err(StoreError::WrongFormat { found: 2 })
+        Err(StoreError::WrongFormat { found: 3 })
     ));
+}
+
+/// Rewrites a format 2 store as format 1 wrote it: ids in an id → index table `ids`.
+fn rewrite_as_format_1(dir: &Path) {
+    let db = redb::Database::create(dir.join(proverka_store::FILE_NAME)).expect("db");
+    let txn = db.begin_write().expect("txn");
+    {
+        let v2: redb::TableDefinition<u64, &[u8; 32]> = redb::TableDefinition::new("entry_ids");
+        let v1: redb::TableDefinition<&[u8; 32], u64> = redb::TableDefinition::new("ids");
+        let rows: Vec<(u64, [u8; 32])> = {
+            use redb::ReadableTable;
+            let t = txn.open_table(v2).expect("entry_ids");
+            t.iter()
+                .expect("iter")
+                .map(|r| r.expect("row"))
+                .map(|(k, v)| (k.value(), *v.value()))
+                .collect()
+        };
+        let mut old = txn.open_table(v1).expect("ids");
+        for (index, id) in &rows {
+            old.insert(id, *index).expect("insert");
+        }
+        drop(old);
+        txn.delete_table(v2).expect("delete");
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        txn.open_table(meta)
+            .expect("meta")
+            .insert("format", 1u64.to_be_bytes().as_slice())
+            .expect("format");
+    }
+    txn.commit().expect("commit");
+}
+
+#[test]
+fn a_format_1_store_is_migrated_at_open_with_every_id_at_its_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut logged = Vec::new();
+    {
+        let store = Store::open(dir.path()).expect("open");
+        for h in 1..=3u64 {
+            let out = append(&store, h, &statements(h, 40), &[]).expect("append");
+            logged.extend(out.appended);
+        }
+    }
+    rewrite_as_format_1(dir.path());
+    let store = Store::open(dir.path()).expect("migrated");
+    for (id, index) in &logged {
+        assert_eq!(store.index_of(id).expect("read"), Some(*index));
+    }
+    // It appends and reopens as format 2.
+    let out = append(&store, 4, &statements(4, 5), &[]).expect("append");
+    assert_eq!(out.first_index, 120);
+    drop(store);
+    let store = Store::open(dir.path()).expect("reopen");
+    assert_eq!(store.index_of(&out.appended[4].0).expect("read"), Some(124));
+    assert_eq!(store.index_of(&logged[0].0).expect("read"), Some(0));
 }
 
 #[test]
