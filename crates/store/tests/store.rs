@@ -455,6 +455,18 @@ fn a_store_written_by_another_format_version_is_refused() {
     ));
 }
 
+/// A closed store in `dir` with `blocks` blocks of `per_block` statements; their ids and
+/// indexes.
+fn filled_store(dir: &Path, blocks: u64, per_block: usize) -> Vec<(Hash, u64)> {
+    let store = Store::open(dir).expect("open");
+    let mut logged = Vec::new();
+    for h in 1..=blocks {
+        let out = append(&store, h, &statements(h, per_block), &[]).expect("append");
+        logged.extend(out.appended);
+    }
+    logged
+}
+
 /// Rewrites a format 2 store as format 1 wrote it: ids in an id → index table `ids`.
 fn rewrite_as_format_1(dir: &Path) {
     let db = redb::Database::create(dir.join(proverka_store::FILE_NAME)).expect("db");
@@ -477,26 +489,16 @@ fn rewrite_as_format_1(dir: &Path) {
         }
         drop(old);
         txn.delete_table(v2).expect("delete");
-        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
-        txn.open_table(meta)
-            .expect("meta")
-            .insert("format", 1u64.to_be_bytes().as_slice())
-            .expect("format");
     }
     txn.commit().expect("commit");
+    drop(db);
+    corrupt_meta(dir, "format", &1u64.to_be_bytes());
 }
 
 #[test]
 fn a_format_1_store_is_migrated_at_open_with_every_id_at_its_index() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut logged = Vec::new();
-    {
-        let store = Store::open(dir.path()).expect("open");
-        for h in 1..=3u64 {
-            let out = append(&store, h, &statements(h, 40), &[]).expect("append");
-            logged.extend(out.appended);
-        }
-    }
+    let logged = filled_store(dir.path(), 3, 40);
     rewrite_as_format_1(dir.path());
     let store = Store::open(dir.path()).expect("migrated");
     for (id, index) in &logged {
@@ -540,14 +542,7 @@ fn corrupt_meta(dir: &Path, key: &str, value: &[u8]) {
 #[test]
 fn after_reopen_every_logged_id_has_its_index_and_no_other_id_has_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut logged = Vec::new();
-    {
-        let store = Store::open(dir.path()).expect("open");
-        for h in 1..=20u64 {
-            let out = append(&store, h, &statements(h, 50), &[]).expect("append");
-            logged.extend(out.appended);
-        }
-    }
+    let logged = filled_store(dir.path(), 20, 50);
     // The id map is rebuilt from the file alone.
     let store = Store::open(dir.path()).expect("reopen");
     assert_eq!(logged.len(), 1000);
