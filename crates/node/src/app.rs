@@ -5,14 +5,12 @@
 //! and submitters are told the outcome only after the store committed the block durably.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use proverka_consensus::{Anchor, Application, Archive, Block, Gossip};
 use proverka_ledger::validators::{self, epoch_of, EPOCH_BLOCKS};
-use proverka_ledger::{
-    BlockContext, Decision, Genesis, LogAnchor, Rules, SignatureCache, StateError, StateView,
-};
+use proverka_ledger::{BlockContext, Decision, Genesis, LogAnchor, Rules, StateError, StateView};
 use proverka_log::{Hash, NoteKey, SignedTreeHead};
 use proverka_state::StateService;
 use proverka_statement::{PrivateKey, SignedStatement};
@@ -22,6 +20,7 @@ use crate::cosign::{Cosigning, QuorumCheckpoint};
 use crate::handover::{committee_of, is_handover_message, Handovers};
 use crate::metrics::Metrics;
 use crate::pool::{Outcome, Pool};
+use crate::verified::{Verified, MAX_PARSED_BYTES};
 use crate::verifier::Verifier;
 
 /// The latest signed tree head, as served by `/checkpoint` and used for receipts.
@@ -56,9 +55,8 @@ pub struct Shared {
     /// The outcome of the last applied block, certified by the next proposal.
     anchor: RwLock<Anchor>,
     head: RwLock<Arc<TreeHead>>,
-    /// Statements this node verified whole at submission, parsed, until their block decides
-    /// them (at most the pool's bound, which they are waiting in).
-    verified: Mutex<HashMap<[u8; 32], Arc<SignedStatement>>>,
+    /// Statements this node verified whole at submission, until their block decides them.
+    verified: Verified,
     /// Checkpoints cosigned by a quorum of validators (`cosign.rs`).
     pub cosigning: Cosigning,
     /// Committee hand-over notes collected and stored (`handover.rs`).
@@ -181,7 +179,7 @@ impl Shared {
             archive: OnceLock::new(),
             anchor: RwLock::new(anchor),
             head: RwLock::new(Arc::default()),
-            verified: Mutex::new(HashMap::new()),
+            verified: Verified::new(MAX_PARSED_BYTES),
             cosigning,
             handovers,
             gossip: OnceLock::new(),
@@ -251,18 +249,14 @@ impl Shared {
     }
 
     /// Remembers that `id`'s statement was verified whole at submission, and keeps it parsed
-    /// for its block's apply ([`SignatureCache::parsed`]).
+    /// for its block's apply within a budget (`verified.rs`).
     pub fn mark_verified(&self, id: [u8; 32], stmt: Arc<SignedStatement>) {
-        if let Ok(mut v) = self.verified.lock() {
-            v.insert(id, stmt);
-        }
+        self.verified.mark(id, stmt);
     }
 
     /// Forgets `id`'s verification: it will not reach a block through this submission.
     pub fn unmark_verified(&self, id: &[u8; 32]) {
-        if let Ok(mut v) = self.verified.lock() {
-            v.remove(id);
-        }
+        self.verified.unmark(id);
     }
 
     /// A receipt for the statement at `index`: against the latest quorum checkpoint, which it
@@ -337,7 +331,6 @@ impl Shared {
             return Ok(()); // re-delivery after a restart: already durable
         }
         let started = std::time::Instant::now();
-        let cache = VerifiedCache(&self.verified);
         // One read transaction for the whole block, ended before its writes are committed.
         let view = SnapshotView::new(&self.store).map_err(|e| e.to_string())?;
         let decision = self
@@ -355,7 +348,7 @@ impl Shared {
                     }),
                 },
                 &block.statements,
-                &cache,
+                &self.verified,
             )
             .map_err(|e| e.to_string())?;
         drop(view);
@@ -511,7 +504,10 @@ impl Shared {
                     };
                     match index {
                         Some(index) => (id, Outcome::Registered { index }),
-                        None => continue,
+                        None => {
+                            self.unmark_verified(id);
+                            continue;
+                        }
                     }
                 }
                 Decision::Reject { id, reason } => (
@@ -621,18 +617,6 @@ fn initial_anchor(store: &Store, state: &StateService) -> Result<Anchor, String>
         ));
     }
     anchor_at(store, applied)
-}
-
-struct VerifiedCache<'a>(&'a Mutex<HashMap<[u8; 32], Arc<SignedStatement>>>);
-
-impl SignatureCache for VerifiedCache<'_> {
-    fn is_verified(&self, id: &[u8; 32]) -> bool {
-        self.0.lock().map(|v| v.contains_key(id)).unwrap_or(false)
-    }
-
-    fn parsed(&self, id: &[u8; 32]) -> Option<Arc<SignedStatement>> {
-        self.0.lock().ok()?.get(id).cloned()
-    }
 }
 
 /// The consensus-facing handle.

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod passport;
 pub mod pool;
 pub mod state_proof;
+pub mod verified;
 pub mod verifier;
 
 use std::net::SocketAddr;
