@@ -502,23 +502,19 @@ impl Shared {
                         Some(i) => Some(*i),
                         None => self.store.index_of(id).ok().flatten(),
                     };
-                    match index {
-                        Some(index) => (id, Outcome::Registered { index }),
-                        None => {
-                            self.unmark_verified(id);
-                            continue;
-                        }
-                    }
+                    (id, index.map(|index| Outcome::Registered { index }))
                 }
                 Decision::Reject { id, reason } => (
                     id,
-                    Outcome::Rejected {
+                    Some(Outcome::Rejected {
                         reason: reason.to_string(),
-                    },
+                    }),
                 ),
             };
             self.unmark_verified(id);
-            self.pool.decide(id, outcome);
+            if let Some(outcome) = outcome {
+                self.pool.decide(id, outcome);
+            }
         }
     }
 }

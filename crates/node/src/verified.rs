@@ -89,24 +89,12 @@ impl SignatureCache for Verified {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proverka_statement::{
-        sign_statement, statement_id, ContentType, KeyType, Limits, PrivateKey, StatementParams,
-    };
+    use proverka_statement::{statement_id, KeyType, PrivateKey};
 
     fn statement(n: usize) -> ([u8; 32], Arc<SignedStatement>) {
         let key = PrivateKey::generate(KeyType::Ed25519).expect("key");
-        let bytes = sign_statement(
-            &key,
-            &StatementParams {
-                iss: "test",
-                sub: "s",
-                iat: 1_764_000_000,
-                content_type: ContentType::Text("text/plain".into()),
-                payload: format!("statement {n}").as_bytes(),
-            },
-        );
-        let stmt = SignedStatement::parse(&bytes, &Limits::default()).expect("parses");
-        (statement_id(&bytes), Arc::new(stmt))
+        let stmt = crate::verifier::tests::statement(&key, n);
+        (statement_id(stmt.bytes()), stmt)
     }
 
     #[test]

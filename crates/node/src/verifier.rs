@@ -194,13 +194,14 @@ fn verify_jobs(batch: Vec<Job>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proverka_statement::{
         sign_statement, ContentType, KeyType, Limits, PrivateKey, StatementParams,
     };
 
-    fn statement(key: &PrivateKey, n: usize) -> Arc<SignedStatement> {
+    /// A statement signed by `key`, parsed; `n` makes it distinct.
+    pub(crate) fn statement(key: &PrivateKey, n: usize) -> Arc<SignedStatement> {
         let payload = format!("{{\"n\":{n}}}");
         let bytes = sign_statement(
             key,
