@@ -1,7 +1,8 @@
 //! A network of four validators as real processes (`proverka net up --validators 4`): a
 //! statement submitted to any validator comes back with a receipt certified by a quorum, and a
 //! validator killed with SIGKILL during sustained load, then restarted, catches up without
-//! losing any statement that was acknowledged.
+//! losing any statement that was acknowledged; every validator serves device passports that
+//! verify with the genesis alone.
 
 mod common;
 #[path = "../src/ports.rs"]
@@ -328,6 +329,90 @@ fn four_validators_certify_receipts_and_a_killed_validator_catches_up_losing_not
     let verified = proverka_log::verify_quorum_checkpoint(&cosigned, &set).unwrap();
     assert!(verified.cosignatures.len() >= 3);
 
+    passports_from_every_validator_verify_with_the_genesis_alone(&net, &rt, &admin);
+
     let _ = restarted.kill();
     let _ = restarted.wait();
+}
+
+/// A device registered through one validator: every validator serves its trust passport, and
+/// each verifies with the genesis file alone, whichever validator's receipt key signed its EAR.
+fn passports_from_every_validator_verify_with_the_genesis_alone(
+    net: &Net,
+    rt: &tokio::runtime::Runtime,
+    admin: &PrivateKey,
+) {
+    use proverka_ledger::{kinds, make};
+    const DEVICE: &[u8] = b"valve-net-1";
+    let device_key = PrivateKey::generate(proverka_statement::KeyType::Ed25519).unwrap();
+    let birth = make::birth(&make::Birth {
+        device_id: DEVICE,
+        key: &device_key.public_key(),
+        model: "valve-x",
+        serial: "SN-1",
+        hw_version: "1.0",
+        factory_fw: [7; 32],
+        x5chain: &[],
+    });
+    let http = reqwest::Client::new();
+    for (kind, payload) in [
+        (kinds::MODEL, make::model("valve-x", &[])),
+        (kinds::BIRTH, birth),
+    ] {
+        let stmt = sign_statement(
+            admin,
+            &StatementParams {
+                iss: "net-admin",
+                sub: "valve-x",
+                iat: 1_764_000_000,
+                content_type: ContentType::Text(kind.into()),
+                payload: &payload,
+            },
+        );
+        let (status, text) = rt.block_on(async {
+            let resp = http
+                .post(format!("{}/entries", net.members[0].api))
+                .header("content-type", "application/cose")
+                .header("accept", "application/problem+json")
+                .body(stmt)
+                .timeout(Duration::from_secs(20))
+                .send()
+                .await
+                .unwrap();
+            (
+                resp.status().as_u16(),
+                resp.text().await.unwrap_or_default(),
+            )
+        });
+        assert!(matches!(status, 200 | 201), "{kind}: {status} {text}");
+    }
+    let genesis = std::fs::read(net.dir.join("genesis.json")).unwrap();
+    let mut signers = std::collections::BTreeSet::new();
+    for m in &net.members {
+        let url = format!("{}/devices/{}/passport", m.api, hex::encode(DEVICE));
+        let mut answer = http_get(&url).unwrap();
+        // The other validators apply the birth's block a moment later.
+        wait_until(
+            "the device known everywhere",
+            Duration::from_secs(30),
+            || {
+                answer = http_get(&url).unwrap();
+                answer.0 == 200
+            },
+        );
+        let passport = proverka_node::passport::Passport::decode(&answer.1).unwrap();
+        let ear = proverka_statement::SignedStatement::parse(&passport.1, &Default::default());
+        signers.insert(*ear.unwrap().kid());
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        proverka_node::passport::verify(&genesis, &passport, DEVICE, now_ms)
+            .unwrap_or_else(|e| panic!("the passport {} serves: {e}", m.api));
+    }
+    assert_eq!(
+        signers.len(),
+        VALIDATORS,
+        "each validator signs its own EARs"
+    );
 }

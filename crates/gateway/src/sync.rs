@@ -80,19 +80,27 @@ struct Held {
     /// Each committee's epoch and consensus keys (hex), genesis first: what finalization
     /// certificates are checked with.
     consensus: Vec<(u64, Vec<String>)>,
+    /// Each committee's epoch and receipt keys (COSE_Key, hex): what passports' EARs are
+    /// checked with.
+    receipt: Vec<(u64, Vec<String>)>,
     /// The chain file `chain` was verified from: an identical one is not verified again.
     file: Vec<u8>,
 }
 
 impl Held {
     fn new(chain: Option<CommitteeChain>, genesis: &Genesis, file: Vec<u8>) -> Self {
-        let consensus = match &chain {
-            Some(c) => c.consensus_keys(),
-            None => vec![(0, genesis.validators.clone())],
+        let (consensus, receipt) = match &chain {
+            Some(c) => (c.consensus_keys(), c.receipt_keys()),
+            None => {
+                let receipt = genesis.validator_entries().into_iter();
+                let receipt = receipt.map(|v| v.receipt_key).collect();
+                (vec![(0, genesis.validators.clone())], vec![(0, receipt)])
+            }
         };
         Self {
             chain,
             consensus,
+            receipt,
             file,
         }
     }
@@ -191,6 +199,7 @@ impl Verifier {
         let facts = passport::verify_in_chain(
             &self.genesis_bytes,
             &held.consensus,
+            &held.receipt,
             &passport,
             id.as_bytes(),
             now_ms,

@@ -3,8 +3,8 @@
 //! device can check "this sender is trusted now" offline, with only the genesis file.
 //!
 //! Format (`docs/state.md`, "Trust passports"): CBOR `[1, ear: bstr, proof: bstr]`, where `ear`
-//! is a COSE_Sign1 EAR (content type `application/eat+cwt`) signed by the ledger's receipt key
-//! and `proof` a [`StateProofBundle`] for the device. The EAR's appraisal is made at the
+//! is a COSE_Sign1 EAR (content type `application/eat+cwt`) signed by the receipt key of the
+//! validator that served it and `proof` a [`StateProofBundle`] for the device. The EAR's appraisal is made at the
 //! certifying block's time from exactly the proved records, so [`verify`] recomputes it
 //! byte for byte. A passport expires at the EAR's expiry or [`MAX_PASSPORT_AGE_MS`] after the
 //! certifying block, whichever is first.
@@ -57,7 +57,7 @@ pub enum PassportError {
     TooLarge(usize),
     #[error("malformed passport: {0}")]
     Malformed(String),
-    #[error("the genesis does not give a usable receipt key: {0}")]
+    #[error("unusable genesis: {0}")]
     Genesis(String),
     #[error("state proof: {0}")]
     Proof(#[from] state_proof::StateProofBundleError),
@@ -108,7 +108,8 @@ pub fn appraise_proved(
     found.ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))
 }
 
-/// Verifies a passport for `device_id` at `now_ms` with only the genesis file's bytes.
+/// Verifies a passport for `device_id` at `now_ms` with only the genesis file's bytes: the
+/// genesis committee for every epoch, and its validators' receipt keys for the EAR.
 pub fn verify(
     genesis_bytes: &[u8],
     passport: &Passport,
@@ -117,9 +118,15 @@ pub fn verify(
 ) -> Result<PassportFacts, PassportError> {
     let genesis =
         Genesis::from_bytes(genesis_bytes).map_err(|e| PassportError::Genesis(e.to_string()))?;
+    let receipt_keys = genesis
+        .validator_entries()
+        .into_iter()
+        .map(|v| v.receipt_key)
+        .collect();
     verify_in_chain(
         genesis_bytes,
         &[(0, genesis.validators.clone())],
+        &[(0, receipt_keys)],
         passport,
         device_id,
         now_ms,
@@ -128,19 +135,20 @@ pub fn verify(
 
 /// Verifies a passport with the genesis file's bytes and a verified chain of committees (see
 /// [`state_proof::verify_in_chain`]): its state proof's finalization is checked against the
-/// committee of the epoch it names. The EAR is still checked with the genesis receipt key.
+/// committee of the epoch it names (`committees`: each committee's first epoch and consensus
+/// keys, hex). `receipt_keys` lists, for the same chain, each committee's first epoch and its
+/// members' receipt keys (COSE_Key, hex): the EAR must be signed by one of the committee in
+/// force at the certifying block's epoch or of a later one ([`ear_signers`]).
 pub fn verify_in_chain(
     genesis_bytes: &[u8],
     committees: &[(u64, Vec<String>)],
+    receipt_keys: &[(u64, Vec<String>)],
     passport: &Passport,
     device_id: &[u8],
     now_ms: u64,
 ) -> Result<PassportFacts, PassportError> {
     let genesis =
         Genesis::from_bytes(genesis_bytes).map_err(|e| PassportError::Genesis(e.to_string()))?;
-    let receipt_key = genesis
-        .receipt_public_key()
-        .map_err(|e| PassportError::Genesis(e.to_string()))?;
     let bundle = StateProofBundle::decode(&passport.2)?;
     let verified = state_proof::verify_in_chain(&Genesis::id(genesis_bytes), committees, &bundle)?;
     let proved = ProvedView::new(&verified);
@@ -154,9 +162,11 @@ pub fn verify_in_chain(
     let cedar = query::cedar_facts(&proved, device_id, certified_ms)
         .map_err(|e| PassportError::Malformed(e.to_string()))?
         .ok_or_else(|| PassportError::NoDevice(hex::encode(device_id)))?;
+    let epoch = verified.certified_by.epoch;
     check_ear(
         &passport.1,
-        &receipt_key,
+        ear_signers(receipt_keys, epoch),
+        epoch,
         &appraisal,
         device_id,
         &genesis.origin,
@@ -184,19 +194,51 @@ pub fn verify_in_chain(
     })
 }
 
-/// The EAR must be signed by the ledger's receipt key and carry exactly the claims of the
-/// recomputed appraisal.
+/// The receipt keys (COSE_Key, hex) that may sign the EAR of a state certified at `epoch`:
+/// those of the committee in force at that epoch and of every later committee of the chain.
+/// Later ones too, because the validator that serves the passport signs it when asked, with its
+/// key of now: the committee may have been handed over, or its key rotated, since the block.
+/// The signature is not what the passport's facts rest on (the EAR must equal the appraisal
+/// recomputed from the quorum-certified state); it says which validator issued it.
+pub fn ear_signers(receipt_keys: &[(u64, Vec<String>)], epoch: u64) -> Vec<&str> {
+    let in_force = receipt_keys
+        .iter()
+        .rposition(|(start, _)| *start <= epoch)
+        .unwrap_or(0);
+    receipt_keys
+        .iter()
+        .skip(in_force)
+        .flat_map(|(_, keys)| keys.iter().map(String::as_str))
+        .collect()
+}
+
+/// The EAR must be signed by the key its `kid` names, one of `signers` (a validator's receipt
+/// key), and carry exactly the claims of the recomputed appraisal.
 fn check_ear(
     ear: &[u8],
-    receipt_key: &PublicKey,
+    signers: Vec<&str>,
+    epoch: u64,
     appraisal: &Appraisal,
     device_id: &[u8],
     origin: &str,
 ) -> Result<(), PassportError> {
     let statement = SignedStatement::parse(ear, &Limits::default())
         .map_err(|e| PassportError::EarSignature(e.to_string()))?;
+    let key = signers
+        .into_iter()
+        .filter_map(|hex_key| {
+            let bytes = hex::decode(hex_key).ok()?;
+            PublicKey::from_cose_key(&bytes).ok()
+        })
+        .find(|k| k.thumbprint() == *statement.kid())
+        .ok_or_else(|| {
+            PassportError::EarSignature(format!(
+                "signed with key {}, which no validator of epoch {epoch} or later holds",
+                hex::encode(statement.kid())
+            ))
+        })?;
     statement
-        .verify(receipt_key)
+        .verify(&key)
         .map_err(|e| PassportError::EarSignature(e.to_string()))?;
     let expected = proverka_trust::ear_claims(appraisal, &hex::encode(device_id), origin)
         .map_err(|e| PassportError::Malformed(e.to_string()))?;
@@ -234,4 +276,118 @@ pub fn command_sender(
             status_expires_at: UnixSeconds(facts.expires_ms / 1000),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proverka_statement::{sign_statement, ContentType, KeyType, PrivateKey, StatementParams};
+    use proverka_trust::{Appraisal, Status};
+
+    const ORIGIN: &str = "proverka.test/log";
+    const DEVICE: &[u8] = b"valve-17";
+
+    fn key() -> PrivateKey {
+        PrivateKey::generate(KeyType::P256).unwrap()
+    }
+
+    fn cose_hex(k: &PrivateKey) -> String {
+        hex::encode(k.public_key().to_cose_key())
+    }
+
+    fn appraisal() -> Appraisal {
+        Appraisal {
+            status: Status::None,
+            vector: Default::default(),
+            reasons: Vec::new(),
+            evaluated_ms: 1_764_000_000_000,
+            expires_ms: None,
+        }
+    }
+
+    fn ear(signer: &PrivateKey, a: &Appraisal) -> Vec<u8> {
+        let claims = proverka_trust::ear_claims(a, &hex::encode(DEVICE), ORIGIN).unwrap();
+        sign_statement(
+            signer,
+            &StatementParams {
+                iss: ORIGIN,
+                sub: &hex::encode(DEVICE),
+                iat: 1_764_000_000,
+                content_type: ContentType::Text("application/eat+cwt".into()),
+                payload: &claims,
+            },
+        )
+    }
+
+    fn chain(epochs: &[(u64, &[&str])]) -> Vec<(u64, Vec<String>)> {
+        let owned = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect();
+        epochs.iter().map(|(e, keys)| (*e, owned(keys))).collect()
+    }
+
+    #[test]
+    fn an_ear_may_be_signed_by_the_committee_of_its_epoch_or_a_later_one() {
+        let keys = chain(&[(0, &["a", "b"]), (5, &["c", "d"]), (9, &["e"])]);
+        assert_eq!(ear_signers(&keys, 0), ["a", "b", "c", "d", "e"]);
+        assert_eq!(ear_signers(&keys, 4), ["a", "b", "c", "d", "e"]);
+        assert_eq!(ear_signers(&keys, 6), ["c", "d", "e"]);
+        assert_eq!(ear_signers(&keys, 9), ["e"]);
+        assert_eq!(ear_signers(&keys, 1_000), ["e"]);
+    }
+
+    #[test]
+    fn any_validator_of_the_committee_may_sign_the_ear_and_no_one_else() {
+        let (first, second, removed, stranger) = (key(), key(), key(), key());
+        // Epoch 0: `removed` and `first`; from epoch 3: `first` and `second`.
+        let keys = vec![
+            (0, vec![cose_hex(&removed), cose_hex(&first)]),
+            (3, vec![cose_hex(&first), cose_hex(&second)]),
+        ];
+        let a = appraisal();
+        let check = |signer: &PrivateKey, epoch: u64| {
+            check_ear(
+                &ear(signer, &a),
+                ear_signers(&keys, epoch),
+                epoch,
+                &a,
+                DEVICE,
+                ORIGIN,
+            )
+        };
+        // Not only the first validator: any member's receipt key.
+        assert!(check(&first, 3).is_ok());
+        assert!(check(&second, 3).is_ok());
+        // A state certified in epoch 0 and served after the hand-over by a newcomer.
+        assert!(check(&second, 0).is_ok());
+        assert!(check(&removed, 0).is_ok());
+        // A validator removed before the certifying epoch, and a key of no validator at all.
+        for (signer, epoch) in [(&removed, 3), (&stranger, 0), (&stranger, 3)] {
+            match check(signer, epoch) {
+                Err(PassportError::EarSignature(why)) => assert!(
+                    why.contains(&format!("no validator of epoch {epoch} or later")),
+                    "{why}"
+                ),
+                other => panic!("epoch {epoch}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_validators_ear_must_still_carry_the_recomputed_claims() {
+        let validator = key();
+        let keys = vec![(0, vec![cose_hex(&validator)])];
+        let mut other = appraisal();
+        other.status = Status::Affirming;
+        let signed_other = ear(&validator, &other);
+        assert!(matches!(
+            check_ear(
+                &signed_other,
+                ear_signers(&keys, 0),
+                0,
+                &appraisal(),
+                DEVICE,
+                ORIGIN
+            ),
+            Err(PassportError::EarMismatch)
+        ));
+    }
 }

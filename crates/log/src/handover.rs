@@ -555,6 +555,18 @@ impl CommitteeChain {
             .collect()
     }
 
+    /// Each committee's first epoch and its members' receipt keys (COSE_Key, hex), in the
+    /// order of [`CommitteeChain::consensus_keys`]: what a passport's EAR is checked with.
+    pub fn receipt_keys(&self) -> Vec<(u64, Vec<String>)> {
+        self.committees
+            .iter()
+            .map(|c| {
+                let keys = c.members.iter().map(|m| m.receipt_key.clone()).collect();
+                (c.epoch, keys)
+            })
+            .collect()
+    }
+
     /// The ledger origin.
     pub fn origin(&self) -> &str {
         &self.origin
