@@ -27,7 +27,7 @@ use proverka_log::{
     MAX_HANDOVER_CHAIN_NOTES, MAX_HANDOVER_NOTE_BYTES,
 };
 use proverka_state::{StateError, StateRoot, StateService, SyncFetch, SyncPart, SyncTarget};
-use proverka_store::{FloorImport, Store, StoreError};
+use proverka_store::{FloorFacts, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -279,39 +279,40 @@ pub async fn sync_state(
 /// block's digest (from its finalization, checked with the committee of its epoch), the whole log
 /// up to the certified size (refused unless it has the certified root), and the ledger state
 /// table. Returns the floor block's digest.
+///
+/// Memory: the entry ids (32 bytes each, checked against the root before any statement is
+/// fetched), then one page of statements or state records at a time; the store's one import
+/// transaction writes them out as it goes ([`proverka_store::FloorImporter`]).
 pub async fn sync_store(
     peer: &HttpPeer,
     certified: &CertifiedState,
     state: &StateService,
     store: &Store,
 ) -> Result<[u8; 32], JoinError> {
-    let height = certified.height;
     let (digest, certificate) = floor_digest(peer, certified).await?;
     let anchor = &certified.certified_by.anchor;
     let ids = log_ids(peer, anchor.log_size, &anchor.log_root).await?;
-    let statements = log_statements(peer, &ids).await?;
-    let mut records = Vec::new();
+    let mut import = store.begin_floor_import(FloorFacts {
+        height: certified.height,
+        digest,
+        state_root: certified.root.0,
+        log_root: anchor.log_root,
+        certificate,
+    })?;
+    log_statements(peer, &ids, |page| Ok(import.statements(&page)?)).await?;
     let mut after = None;
     loop {
         let (page, last) = state
             .entries(after, STATE_PAGE)
             .await
             .map_err(JoinError::State)?;
-        records.extend(page);
+        import.state(&page)?;
         match last {
             Some(last) => after = Some(last),
             None => break,
         }
     }
-    store.import_floor(FloorImport {
-        height,
-        digest,
-        statements: &statements,
-        state: &records,
-        state_root: certified.root.0,
-        log_root: anchor.log_root,
-        certificate: &certificate,
-    })?;
+    import.finish()?;
     Ok(digest)
 }
 
@@ -465,20 +466,25 @@ async fn log_ids(peer: &HttpPeer, size: u64, root: &Hash) -> Result<Vec<Hash>, J
 }
 
 /// The statements of the log entries `ids`, a page at a time from `GET /sync/log/{start}`, each
-/// checked against its id. Entries the peer has beyond the certified size are not taken.
-async fn log_statements(peer: &HttpPeer, ids: &[Hash]) -> Result<Vec<Vec<u8>>, JoinError> {
-    let mut statements = Vec::with_capacity(ids.len());
-    while statements.len() < ids.len() {
-        let start = statements.len();
+/// checked against its id and then handed to `take`, in log order. Entries the peer has beyond
+/// the certified size are not taken.
+async fn log_statements(
+    peer: &HttpPeer,
+    ids: &[Hash],
+    mut take: impl FnMut(Vec<Vec<u8>>) -> Result<(), JoinError>,
+) -> Result<(), JoinError> {
+    let mut taken = 0;
+    while taken < ids.len() {
         let bytes = peer
-            .get(&format!("/sync/log/{start}"), MAX_LOG_PAGE_BYTES)
+            .get(&format!("/sync/log/{taken}"), MAX_LOG_PAGE_BYTES)
             .await?;
         let page: Vec<ByteBuf> = ciborium::from_reader(bytes.as_slice())
-            .map_err(|e| JoinError::Log(format!("log page at {start}: {e}")))?;
+            .map_err(|e| JoinError::Log(format!("log page at {taken}: {e}")))?;
         if page.is_empty() {
-            return Err(JoinError::Log(format!("an empty log page at {start}")));
+            return Err(JoinError::Log(format!("an empty log page at {taken}")));
         }
-        for (statement, id) in page.into_iter().zip(&ids[start..]) {
+        let mut statements = Vec::with_capacity(page.len());
+        for (statement, id) in page.into_iter().zip(&ids[taken..]) {
             if leaf_entry(&statement) != *id {
                 return Err(JoinError::Log(format!(
                     "the statement served for {} has another id",
@@ -487,6 +493,8 @@ async fn log_statements(peer: &HttpPeer, ids: &[Hash]) -> Result<Vec<Vec<u8>>, J
             }
             statements.push(statement.into_vec());
         }
+        taken += statements.len();
+        take(statements)?;
     }
-    Ok(statements)
+    Ok(())
 }

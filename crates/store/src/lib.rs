@@ -16,7 +16,10 @@
 //! - The store never interprets statements or state values: the ledger decides what goes in;
 //!   the store only bounds sizes.
 
+mod floor;
 mod id_index;
+
+pub use floor::{FloorFacts, FloorImport, FloorImporter};
 
 use id_index::{IdIndex, Lookup};
 use proverka_log::{
@@ -137,26 +140,9 @@ pub enum StoreError {
     /// A height at or below the floor this store was imported at: its block is not here.
     #[error("block {height} is at or below the imported floor {floor}")]
     BeforeFloor { height: u64, floor: u64 },
-}
-
-/// What a joining validator's store starts from: the whole log and the ledger state as of a
-/// finalized block whose outcome a quorum certified (`docs/data-dir.md`, "Joining").
-pub struct FloorImport<'a> {
-    /// The floor block's height (≥ 1).
-    pub height: u64,
-    /// The floor block's digest.
-    pub digest: [u8; 32],
-    /// Every log entry, in log order.
-    pub statements: &'a [Vec<u8>],
-    /// Every ledger state record after the floor block.
-    pub state: &'a [StateEntry],
-    /// The authenticated state root after the floor block.
-    pub state_root: [u8; 32],
-    /// The certified log root of `statements.len()` entries: anything else is refused.
-    pub log_root: Hash,
-    /// What certifies the floor block, kept as given (opaque here, at most
-    /// [`MAX_FLOOR_CERTIFICATE_BYTES`]): consensus starts from it at every start.
-    pub certificate: &'a [u8],
+    /// A floor import is open: nothing else writes to the store until it ends.
+    #[error("a floor import is in progress; blocks are appended once it has ended")]
+    ImportInProgress,
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
@@ -266,6 +252,8 @@ pub struct Store {
     append_lock: Mutex<()>,
     /// Set if memory could not follow a committed block; appends then refuse until reopen.
     diverged: AtomicBool,
+    /// Set while a [`FloorImporter`] is open: appends refuse until it ends.
+    importing: AtomicBool,
 }
 
 fn read_u64(raw: &[u8], what: &str) -> Result<u64, StoreError> {
@@ -298,6 +286,7 @@ impl Store {
             head: RwLock::new(head),
             append_lock: Mutex::new(()),
             diverged: AtomicBool::new(false),
+            importing: AtomicBool::new(false),
         })
     }
 
@@ -350,6 +339,9 @@ impl Store {
                 "memory diverged from disk after a commit; reopen the store".into(),
             ));
         }
+        if self.importing.load(Ordering::SeqCst) {
+            return Err(StoreError::ImportInProgress);
+        }
         let applied = self.applied_height();
         if b.height == 0 {
             return Err(StoreError::HeightZero);
@@ -385,89 +377,6 @@ impl Store {
             head.checkpoint = checkpoint;
         }
         Ok(outcome)
-    }
-
-    /// Imports a certified floor into this empty store in one durable transaction: the log
-    /// (refused unless its root is `log_root`), the state records and the floor block's record.
-    /// Blocks at or below the floor are never replayed here ([`StoreError::BeforeFloor`]).
-    pub fn import_floor(&self, f: FloorImport<'_>) -> Result<(), StoreError> {
-        let _serial = self
-            .append_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (size, height) = (self.tree_size(), self.applied_height());
-        if size != 0 || height != 0 {
-            return Err(StoreError::NotEmpty { size, height });
-        }
-        if f.height == 0 {
-            return Err(StoreError::HeightZero);
-        }
-        check_limit(
-            "floor certificate bytes",
-            f.certificate.len(),
-            MAX_FLOOR_CERTIFICATE_BYTES,
-        )?;
-        for stmt in f.statements {
-            check_limit("statement bytes", stmt.len(), MAX_STATEMENT_BYTES)?;
-        }
-        for (k, v) in f.state {
-            check_limit("state key bytes", k.len(), MAX_STATE_KEY_BYTES)?;
-            check_limit("state value bytes", v.len(), MAX_STATE_VALUE_BYTES)?;
-        }
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate).map_err(db_err)?;
-        {
-            let mut entries = txn.open_table(ENTRIES).map_err(db_err)?;
-            let mut ids = txn.open_table(IDS).map_err(db_err)?;
-            let mut seen: HashMap<Hash, u64> = HashMap::with_capacity(f.statements.len());
-            let mut leaves = Vec::with_capacity(f.statements.len());
-            for (index, stmt) in (0u64..).zip(f.statements) {
-                let id = leaf_entry(stmt);
-                if let Some(&first) = seen.get(&id) {
-                    return Err(StoreError::FloorDuplicate { index, first });
-                }
-                entries.insert(index, stmt.as_slice()).map_err(db_err)?;
-                ids.insert(index, &id).map_err(db_err)?;
-                seen.insert(id, index);
-                leaves.push(leaf_hash(&id));
-            }
-            let added = stored_hashes_for_append(0, &leaves, &MemoryTree::new())?;
-            if added.root != f.log_root {
-                // Dropping the transaction without committing writes nothing.
-                return Err(StoreError::FloorMismatch {
-                    size: added.new_size,
-                });
-            }
-            let mut hashes = txn.open_table(HASHES).map_err(db_err)?;
-            for (i, h) in (added.first_stored_index..).zip(&added.hashes) {
-                hashes.insert(i, h).map_err(db_err)?;
-            }
-            let mut state = txn.open_table(STATE).map_err(db_err)?;
-            for (k, v) in f.state {
-                state.insert(k.as_slice(), v.as_slice()).map_err(db_err)?;
-            }
-            let record = BlockRecord {
-                digest: f.digest,
-                log_size: added.new_size,
-                state_root: f.state_root,
-            };
-            txn.open_table(BLOCKS)
-                .map_err(db_err)?
-                .insert(f.height, &record.encode())
-                .map_err(db_err)?;
-            write_meta(&txn, f.height, &added, None)?;
-            txn.open_table(META)
-                .map_err(db_err)?
-                .insert(META_FLOOR, f.height.to_be_bytes().as_slice())
-                .map_err(db_err)?;
-            txn.open_table(META)
-                .map_err(db_err)?
-                .insert(META_FLOOR_CERTIFICATE, f.certificate)
-                .map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)?;
-        *self.write_head() = load_head(&self.db)?;
-        Ok(())
     }
 
     /// The height of the certified floor this store was imported at, if it was.

@@ -7,7 +7,7 @@ use proverka_log::{
     verify_inclusion, Hash, NoteKey, TileRef,
 };
 use proverka_store::{
-    AppendOutcome, BlockAppend, FloorImport, StateEntry, StateWrite, Store, StoreError,
+    AppendOutcome, BlockAppend, FloorFacts, FloorImport, StateEntry, StateWrite, Store, StoreError,
     MAX_CHECKPOINT_BYTES, MAX_STATE_KEY_BYTES,
 };
 use std::path::Path;
@@ -676,6 +676,115 @@ fn an_imported_floor_reproduces_the_source_and_continues_from_there() {
             floor: 5
         })
     ));
+}
+
+/// A joiner's import fed page by page (what `proverka node --join` does, one page of the
+/// peer's log or state at a time) ends with exactly the store an import at once gives.
+#[test]
+fn a_floor_imported_page_by_page_is_the_floor_imported_at_once() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let source = Store::open(dirs[0].path()).unwrap();
+    let mut log = Vec::new();
+    for h in 1..=4 {
+        let stmts = statements(h, 9);
+        let writes = vec![(format!("k/{h}").into_bytes(), Some(vec![h as u8; 3]))];
+        append(&source, h, &stmts, &writes).unwrap();
+        log.extend(stmts);
+    }
+    let state = source.state_scan_prefix(b"", 1000).unwrap();
+    let facts = FloorFacts {
+        height: 4,
+        digest: digest(4),
+        state_root: [9; 32],
+        log_root: source.root(),
+        certificate: b"certificate".to_vec(),
+    };
+
+    let at_once = Store::open(dirs[1].path()).unwrap();
+    at_once
+        .import_floor(FloorImport {
+            height: 4,
+            digest: digest(4),
+            statements: &log,
+            state: &state,
+            state_root: [9; 32],
+            log_root: source.root(),
+            certificate: b"certificate",
+        })
+        .unwrap();
+    let paged = Store::open(dirs[2].path()).unwrap();
+    let mut import = paged.begin_floor_import(facts).unwrap();
+    for page in log.chunks(7) {
+        import.statements(page).unwrap();
+    }
+    for page in state.chunks(1) {
+        import.state(page).unwrap();
+    }
+    import.finish().unwrap();
+
+    assert_eq!(snapshot(&paged), snapshot(&at_once));
+    assert_eq!(snapshot(&paged), snapshot(&source));
+    for (index, stmt) in (0u64..).zip(&log) {
+        assert_eq!(paged.statement(index).unwrap().as_deref(), Some(&stmt[..]));
+        assert_eq!(paged.index_of(&leaf_entry(stmt)).unwrap(), Some(index));
+    }
+    assert_eq!(paged.floor().unwrap(), Some(4));
+    assert_eq!(
+        paged.floor_certificate().unwrap(),
+        at_once.floor_certificate().unwrap()
+    );
+}
+
+/// While an import is open nothing else writes: a block is refused and so is a second import.
+/// Dropped unfinished, or refused at the end, an import leaves the store empty, on disk too,
+/// and the store takes blocks again.
+#[test]
+fn an_unfinished_or_refused_floor_import_leaves_the_store_empty_and_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let facts = |log_root| FloorFacts {
+        height: 3,
+        digest: digest(3),
+        state_root: [0; 32],
+        log_root,
+        certificate: b"certificate".to_vec(),
+    };
+    let empty = snapshot(&store);
+
+    let mut import = store.begin_floor_import(facts([1; 32])).unwrap();
+    import.statements(&statements(1, 5)).unwrap();
+    import.state(&[(b"k".to_vec(), b"v".to_vec())]).unwrap();
+    assert!(matches!(
+        append(&store, 1, &statements(1, 2), &[]),
+        Err(StoreError::ImportInProgress)
+    ));
+    assert!(matches!(
+        store.begin_floor_import(facts([1; 32])),
+        Err(StoreError::ImportInProgress)
+    ));
+    drop(import);
+    assert_eq!(snapshot(&store), empty, "a dropped import writes nothing");
+
+    let mut import = store.begin_floor_import(facts([1; 32])).unwrap();
+    import.statements(&statements(1, 5)).unwrap();
+    assert!(matches!(
+        import.finish(),
+        Err(StoreError::FloorMismatch { size: 5 })
+    ));
+    assert_eq!(snapshot(&store), empty, "a refused import writes nothing");
+    assert!(matches!(
+        store.begin_floor_import(FloorFacts {
+            height: 0,
+            ..facts([1; 32])
+        }),
+        Err(StoreError::HeightZero)
+    ));
+
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(snapshot(&store), empty);
+    append(&store, 1, &statements(1, 2), &[]).expect("blocks are taken again");
+    assert_eq!(store.tree_size(), 2);
 }
 
 #[test]
