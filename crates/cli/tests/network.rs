@@ -158,8 +158,19 @@ async fn load(url: String, admin: Arc<PrivateKey>, acked: Acked, stop: Arc<Atomi
     }
 }
 
+/// A validator this test started itself; killed when dropped, so that a failing assertion
+/// does not leave it running.
+struct Restarted(Child);
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Restarts member `i` exactly as `net up` started it.
-fn restart(net: &Net, i: usize) -> Child {
+fn restart(net: &Net, i: usize) -> Restarted {
     let me = &net.members[i];
     let log = std::fs::OpenOptions::new()
         .append(true)
@@ -178,10 +189,12 @@ fn restart(net: &Net, i: usize) -> Child {
             cmd.args(["--peer", &format!("{}@{}", peer.validator, peer.p2p)]);
         }
     }
-    cmd.stdout(Stdio::from(log.try_clone().unwrap()))
+    let child = cmd
+        .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
-        .expect("restart validator")
+        .expect("restart validator");
+    Restarted(child)
 }
 
 #[test]
@@ -234,7 +247,7 @@ fn four_validators_certify_receipts_and_a_killed_validator_catches_up_losing_not
     );
 
     // Restart it on the same data directory; load resumes on it too.
-    let mut restarted = restart(&net, VICTIM);
+    let _restarted = restart(&net, VICTIM);
     let victim_url = net.members[VICTIM].api.clone();
     wait_until(
         "the restarted validator serving",
@@ -330,9 +343,6 @@ fn four_validators_certify_receipts_and_a_killed_validator_catches_up_losing_not
     assert!(verified.cosignatures.len() >= 3);
 
     passports_from_every_validator_verify_with_the_genesis_alone(&net, &rt, &admin);
-
-    let _ = restarted.kill();
-    let _ = restarted.wait();
 }
 
 /// A device registered through one validator: every validator serves its trust passport, and

@@ -5,9 +5,10 @@
 //! the store empty. It is fed a page at a time ([`FloorImporter::statements`],
 //! [`FloorImporter::state`]): the joiner holds one page of statements or state records, not
 //! the log, and redb writes its dirty pages out once they pass half its cache
-//! ([`crate::CACHE_BYTES`]). What the import keeps for the whole log is 32 bytes per entry for
-//! the root check and the id → index map for the duplicate check (about the size of the id map
-//! the node keeps anyway).
+//! ([`crate::CACHE_BYTES`]). What the import keeps for the whole log, per entry: its leaf hash
+//! for the root check (32 bytes) and an id → index entry for the duplicate check (~50 bytes),
+//! then, at the end, the tree's stored hashes (~64 bytes, what the running node keeps in
+//! memory anyway).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
