@@ -4,9 +4,9 @@
 //!
 //! Format (`docs/state.md`, "Trust passports"): CBOR `[1, ear: bstr, proof: bstr]`, where `ear`
 //! is a COSE_Sign1 EAR (content type `application/eat+cwt`) signed by the receipt key of the
-//! validator that served it and `proof` a [`StateProofBundle`] for the device. The EAR's appraisal is made at the
-//! certifying block's time from exactly the proved records, so [`verify`] recomputes it
-//! byte for byte. A passport expires at the EAR's expiry or [`MAX_PASSPORT_AGE_MS`] after the
+//! validator that served it and `proof` a [`StateProofBundle`] for the device. The EAR's
+//! appraisal is made at the certifying block's time from exactly the proved records, so
+//! [`verify`] recomputes it byte for byte. A passport expires at the EAR's expiry or [`MAX_PASSPORT_AGE_MS`] after the
 //! certifying block, whichever is first.
 
 use proverka_ledger::records::{self, keys, DeviceRecord};
