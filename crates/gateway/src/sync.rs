@@ -91,11 +91,10 @@ impl Held {
     fn new(chain: Option<CommitteeChain>, genesis: &Genesis, file: Vec<u8>) -> Self {
         let (consensus, receipt) = match &chain {
             Some(c) => (c.consensus_keys(), c.receipt_keys()),
-            None => {
-                let receipt = genesis.validator_entries().into_iter();
-                let receipt = receipt.map(|v| v.receipt_key).collect();
-                (vec![(0, genesis.validators.clone())], vec![(0, receipt)])
-            }
+            None => (
+                vec![(0, genesis.validators.clone())],
+                passport::genesis_receipt_keys(genesis),
+            ),
         };
         Self {
             chain,

@@ -118,19 +118,24 @@ pub fn verify(
 ) -> Result<PassportFacts, PassportError> {
     let genesis =
         Genesis::from_bytes(genesis_bytes).map_err(|e| PassportError::Genesis(e.to_string()))?;
-    let receipt_keys = genesis
-        .validator_entries()
-        .into_iter()
-        .map(|v| v.receipt_key)
-        .collect();
     verify_in_chain(
         genesis_bytes,
         &[(0, genesis.validators.clone())],
-        &[(0, receipt_keys)],
+        &genesis_receipt_keys(&genesis),
         passport,
         device_id,
         now_ms,
     )
+}
+
+/// The genesis committee's receipt keys, as [`verify_in_chain`] takes them (a chain with no
+/// hand-over).
+pub fn genesis_receipt_keys(genesis: &Genesis) -> Vec<(u64, Vec<String>)> {
+    let keys = genesis
+        .validator_entries()
+        .into_iter()
+        .map(|v| v.receipt_key);
+    vec![(0, keys.collect())]
 }
 
 /// Verifies a passport with the genesis file's bytes and a verified chain of committees (see

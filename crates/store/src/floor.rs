@@ -40,20 +40,12 @@ pub struct FloorFacts {
 
 /// The whole floor at once: [`Store::import_floor`].
 pub struct FloorImport<'a> {
-    /// The floor block's height (≥ 1).
-    pub height: u64,
-    /// The floor block's digest.
-    pub digest: [u8; 32],
-    /// Every log entry, in log order.
+    /// What certifies the floor.
+    pub facts: FloorFacts,
+    /// Every log entry, in log order; its root must be `facts.log_root`.
     pub statements: &'a [Vec<u8>],
     /// Every ledger state record after the floor block.
     pub state: &'a [StateEntry],
-    /// The authenticated state root after the floor block.
-    pub state_root: [u8; 32],
-    /// The certified log root of `statements.len()` entries: anything else is refused.
-    pub log_root: Hash,
-    /// What certifies the floor block (see [`FloorFacts::certificate`]).
-    pub certificate: &'a [u8],
 }
 
 /// A floor import in progress. Dropped before [`FloorImporter::finish`], it writes nothing.
@@ -109,13 +101,7 @@ impl Store {
     /// (refused unless its root is `log_root`), the state records and the floor block's record.
     /// Blocks at or below the floor are never replayed here ([`StoreError::BeforeFloor`]).
     pub fn import_floor(&self, f: FloorImport<'_>) -> Result<(), StoreError> {
-        let mut import = self.begin_floor_import(FloorFacts {
-            height: f.height,
-            digest: f.digest,
-            state_root: f.state_root,
-            log_root: f.log_root,
-            certificate: f.certificate.to_vec(),
-        })?;
+        let mut import = self.begin_floor_import(f.facts)?;
         import.statements(f.statements)?;
         import.state(f.state)?;
         import.finish()

@@ -387,7 +387,7 @@ impl Store {
         floor.map(|g| read_u64(g.value(), META_FLOOR)).transpose()
     }
 
-    /// The certificate of the floor this store was imported at, as [`FloorImport`] gave it.
+    /// The certificate of the floor this store was imported at, as [`FloorFacts`] gave it.
     pub fn floor_certificate(&self) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let meta = txn.open_table(META).map_err(db_err)?;

@@ -616,13 +616,15 @@ fn an_imported_floor_reproduces_the_source_and_continues_from_there() {
     }
     let state = source.state_scan_prefix(b"", 1000).unwrap();
     let floor = |log_root| FloorImport {
-        height: 5,
-        digest: digest(5),
+        facts: FloorFacts {
+            height: 5,
+            digest: digest(5),
+            state_root: [9; 32],
+            log_root,
+            certificate: b"the floor's certificate".to_vec(),
+        },
         statements: &log,
         state: &state,
-        state_root: [9; 32],
-        log_root,
-        certificate: b"the floor's certificate",
     };
 
     let joiner = Store::open(b.path()).unwrap();
@@ -703,13 +705,9 @@ fn a_floor_imported_page_by_page_is_the_floor_imported_at_once() {
     let at_once = Store::open(dirs[1].path()).unwrap();
     at_once
         .import_floor(FloorImport {
-            height: 4,
-            digest: digest(4),
+            facts: facts.clone(),
             statements: &log,
             state: &state,
-            state_root: [9; 32],
-            log_root: source.root(),
-            certificate: b"certificate",
         })
         .unwrap();
     let paged = Store::open(dirs[2].path()).unwrap();
@@ -793,13 +791,15 @@ fn a_floor_with_a_repeated_statement_is_refused() {
     let store = Store::open(dir.path()).unwrap();
     let log = vec![b"one".to_vec(), b"two".to_vec(), b"one".to_vec()];
     let refused = store.import_floor(FloorImport {
-        height: 1,
-        digest: digest(1),
+        facts: FloorFacts {
+            height: 1,
+            digest: digest(1),
+            state_root: [0; 32],
+            log_root: [0; 32],
+            certificate: b"certificate".to_vec(),
+        },
         statements: &log,
         state: &[],
-        state_root: [0; 32],
-        log_root: [0; 32],
-        certificate: b"certificate",
     });
     assert!(matches!(
         refused,
@@ -807,13 +807,15 @@ fn a_floor_with_a_repeated_statement_is_refused() {
     ));
     let oversized = vec![0; proverka_store::MAX_FLOOR_CERTIFICATE_BYTES + 1];
     let refused = store.import_floor(FloorImport {
-        height: 1,
-        digest: digest(1),
+        facts: FloorFacts {
+            height: 1,
+            digest: digest(1),
+            state_root: [0; 32],
+            log_root: [0; 32],
+            certificate: oversized,
+        },
         statements: &log[..2],
         state: &[],
-        state_root: [0; 32],
-        log_root: [0; 32],
-        certificate: &oversized,
     });
     assert!(
         matches!(refused, Err(StoreError::Limit { .. })),
